@@ -1,0 +1,1 @@
+"""Tollgate management: the Django project where API owners and partners work."""

@@ -1,0 +1,121 @@
+"""The gateway's Envoy listener (LDS): HTTP connection manager, ext_authz, router."""
+
+from envoy.config.accesslog.v3 import accesslog_pb2
+from envoy.config.core.v3 import (
+    address_pb2,
+    base_pb2,
+    config_source_pb2,
+    grpc_service_pb2,
+    protocol_pb2,
+    substitution_format_string_pb2,
+)
+from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
+from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
+from envoy.extensions.filters.http.router.v3 import router_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import (
+    http_connection_manager_pb2 as hcm_pb2,
+)
+from envoy.type.matcher.v3 import string_pb2
+from envoy.type.v3 import http_status_pb2
+from google.protobuf import any_pb2, wrappers_pb2
+
+from mgmt.compiler.durations import ms
+from mgmt.compiler.inputs import GatewaySettings
+from mgmt.compiler.problems import ENVOY_PROBLEMS, problem_json
+
+LISTENER_NAME = "gateway"
+ROUTE_CONFIG_NAME = "gateway_routes"
+EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz"
+
+_ADS = config_source_pb2.ConfigSource(
+    ads=config_source_pb2.AggregatedConfigSource(),
+    resource_api_version=config_source_pb2.ApiVersion.V3,
+)
+# Only the headers that can carry a credential travel to ext_authz: less to serialize per call.
+_CREDENTIAL_HEADERS = ("x-api-key", "authorization")
+
+
+def _packed(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def ext_authz_filter(gateway: GatewaySettings) -> hcm_pb2.HttpFilter:
+    config = ext_authz_pb2.ExtAuthz(
+        grpc_service=grpc_service_pb2.GrpcService(
+            envoy_grpc=grpc_service_pb2.GrpcService.EnvoyGrpc(
+                cluster_name=gateway.extauthz_cluster
+            ),
+            timeout=ms(gateway.extauthz_timeout_ms),
+        ),
+        transport_api_version=config_source_pb2.ApiVersion.V3,
+        failure_mode_allow=False,
+        status_on_error=http_status_pb2.HttpStatus(code=http_status_pb2.ServiceUnavailable),
+        allowed_headers=string_pb2.ListStringMatcher(
+            patterns=[string_pb2.StringMatcher(exact=h) for h in _CREDENTIAL_HEADERS]
+        ),
+    )
+    return hcm_pb2.HttpFilter(name=EXT_AUTHZ_FILTER, typed_config=_packed(config))
+
+
+def _local_reply_config() -> hcm_pb2.LocalReplyConfig:
+    mappers = []
+    for flags, status, slug, title, detail in ENVOY_PROBLEMS:
+        mappers.append(
+            hcm_pb2.ResponseMapper(
+                filter=accesslog_pb2.AccessLogFilter(
+                    response_flag_filter=accesslog_pb2.ResponseFlagFilter(flags=list(flags))
+                ),
+                status_code=wrappers_pb2.UInt32Value(value=status),
+                body_format_override=substitution_format_string_pb2.SubstitutionFormatString(
+                    text_format_source=base_pb2.DataSource(
+                        inline_string=problem_json(slug, status, title, detail)
+                    ),
+                    content_type="application/problem+json",
+                ),
+            )
+        )
+    return hcm_pb2.LocalReplyConfig(mappers=mappers)
+
+
+def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
+    manager = hcm_pb2.HttpConnectionManager(
+        stat_prefix="gateway",
+        codec_type=hcm_pb2.HttpConnectionManager.AUTO,
+        rds=hcm_pb2.Rds(config_source=_ADS, route_config_name=ROUTE_CONFIG_NAME),
+        http_filters=[
+            ext_authz_filter(gateway),
+            hcm_pb2.HttpFilter(
+                name="envoy.filters.http.router", typed_config=_packed(router_pb2.Router())
+            ),
+        ],
+        use_remote_address=wrappers_pb2.BoolValue(value=True),
+        normalize_path=wrappers_pb2.BoolValue(value=True),
+        merge_slashes=True,
+        path_with_escaped_slashes_action=hcm_pb2.HttpConnectionManager.UNESCAPE_AND_REDIRECT,
+        strip_any_host_port=True,
+        request_headers_timeout=ms(10_000),
+        common_http_protocol_options=protocol_pb2.HttpProtocolOptions(
+            headers_with_underscores_action=protocol_pb2.HttpProtocolOptions.DROP_HEADER
+        ),
+        local_reply_config=_local_reply_config(),
+    )
+    return listener_pb2.Listener(
+        name=LISTENER_NAME,
+        address=address_pb2.Address(
+            socket_address=address_pb2.SocketAddress(
+                address=gateway.listen_address, port_value=gateway.listen_port
+            )
+        ),
+        filter_chains=[
+            listener_components_pb2.FilterChain(
+                filters=[
+                    listener_components_pb2.Filter(
+                        name="envoy.filters.network.http_connection_manager",
+                        typed_config=_packed(manager),
+                    )
+                ]
+            )
+        ],
+    )

@@ -1,0 +1,99 @@
+"""Tollgate's own resources for the sidecars: credentials, applications, plans, API policies."""
+
+import zlib
+from collections import defaultdict
+
+from protos.tollgate.v1 import resources_pb2
+
+from mgmt.compiler.inputs import Rows
+
+# Fixed shard counts: a key change re-sends one shard's worth of parsing on the sidecar,
+# and at 1,000,000 keys a shard stays near 4 MB, far below the 64 MiB message cap.
+CREDENTIAL_SHARDS = 16
+APPLICATION_SHARDS = 16
+
+
+def credential_shard_of(key_id: str, shard_count: int = CREDENTIAL_SHARDS) -> int:
+    return zlib.crc32(key_id.encode()) % shard_count
+
+
+def credential_shards(rows: Rows) -> list[resources_pb2.CredentialShard]:
+    shards = [
+        resources_pb2.CredentialShard(
+            name=f"credentials/{i}", index=i, shard_count=CREDENTIAL_SHARDS
+        )
+        for i in range(CREDENTIAL_SHARDS)
+    ]
+    for cred in sorted(rows.credentials, key=lambda c: c.key_id):
+        shards[credential_shard_of(cred.key_id)].credentials.append(
+            resources_pb2.Credential(
+                key_id=cred.key_id,
+                key_hash=cred.key_hash,
+                application_id=cred.application_id,
+                expires_at=cred.expires_at,
+                revoked_at=cred.revoked_at,
+            )
+        )
+    return shards
+
+
+def application_shards(rows: Rows) -> list[resources_pb2.ApplicationShard]:
+    apis_by_product: dict[int, list[int]] = defaultdict(list)
+    for api in rows.apis:
+        apis_by_product[api.product_id].append(api.id)
+    grants: dict[int, dict[int, resources_pb2.Grant]] = defaultdict(dict)
+    for sub in sorted(rows.subscriptions, key=lambda s: s.id):
+        for api_id in apis_by_product.get(sub.product_id, ()):
+            grants[sub.application_id][api_id] = resources_pb2.Grant(
+                api_id=api_id, plan=sub.plan_slug, subscription_id=sub.id
+            )
+    shards = [
+        resources_pb2.ApplicationShard(
+            name=f"applications/{i}", index=i, shard_count=APPLICATION_SHARDS
+        )
+        for i in range(APPLICATION_SHARDS)
+    ]
+    for app in sorted(rows.applications, key=lambda a: a.id):
+        shards[app.id % APPLICATION_SHARDS].applications.append(
+            resources_pb2.Application(
+                id=app.id,
+                public_id=app.public_id,
+                organization_id=app.organization_id,
+                consumer_id=app.consumer_id,
+                grants=[grants[app.id][api_id] for api_id in sorted(grants.get(app.id, {}))],
+            )
+        )
+    return shards
+
+
+def plans(rows: Rows) -> list[resources_pb2.Plan]:
+    return [
+        resources_pb2.Plan(
+            name=f"plans/{p.slug}", slug=p.slug, display_name=p.name, product_id=p.product_id
+        )
+        for p in sorted(rows.plans, key=lambda p: p.slug)
+    ]
+
+
+def api_policies(rows: Rows) -> list[resources_pb2.ApiPolicy]:
+    versions = defaultdict(list)
+    for v in sorted(rows.versions, key=lambda v: v.id):
+        versions[v.api_id].append(
+            resources_pb2.ApiVersionPolicy(
+                id=v.id,
+                version=v.version,
+                lifecycle=v.lifecycle,
+                sunset_at=v.sunset_at,
+                successor=v.successor_path,
+            )
+        )
+    return [
+        resources_pb2.ApiPolicy(
+            name=f"apis/{a.id}",
+            id=a.id,
+            slug=a.slug,
+            owner_organization_id=a.organization_id,
+            versions=versions.get(a.id, []),
+        )
+        for a in sorted(rows.apis, key=lambda a: a.id)
+    ]

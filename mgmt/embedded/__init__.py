@@ -1,0 +1,1 @@
+"""The embedded run mode: every Tollgate process on one machine, started and stopped together."""

@@ -1,0 +1,77 @@
+"""Endpoints xds_server calls: fetch the latest snapshot, report ACKs and NACKs.
+
+Not for browsers or partners: guarded by a shared bearer token, compared in constant time.
+"""
+
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from mgmt.gateway import selectors, services
+
+_MAX_EVENTS = 10_000
+
+
+def _authorized(request: HttpRequest) -> bool:
+    presented = request.headers.get("Authorization", "")
+    expected = f"Bearer {settings.TOLLGATE_INTERNAL_TOKEN}"
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def _problem(status: int, title: str, detail: str) -> JsonResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return JsonResponse(body, status=status, content_type="application/problem+json")
+
+
+@require_GET
+def latest_snapshot(request: HttpRequest) -> HttpResponse:
+    if not _authorized(request):
+        return _problem(401, "Unauthorized", "a valid internal token is required")
+    latest = selectors.latest_published_snapshot()
+    if latest is None:
+        return _problem(404, "No snapshot", "nothing has been published yet")
+    version, payload = latest
+    etag = f'"{version}"'
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(payload, content_type="application/x-protobuf")
+    response["ETag"] = etag
+    return response
+
+
+def _parse_event(raw: Any) -> services.XdsEvent:
+    if not isinstance(raw, dict) or raw.get("kind") not in {"ack", "nack"}:
+        raise ValueError("each event needs kind 'ack' or 'nack'")
+    return services.XdsEvent(
+        kind=raw["kind"],
+        node_id=str(raw.get("node_id", ""))[:200],
+        node_cluster=str(raw.get("node_cluster", ""))[:200],
+        type_url=str(raw.get("type_url", ""))[:200],
+        version=str(raw.get("version", ""))[:64],
+        error=str(raw.get("error") or ""),
+        at=datetime.fromtimestamp(float(raw.get("at", 0)), tz=UTC),
+    )
+
+
+@csrf_exempt
+@require_POST
+def xds_events(request: HttpRequest) -> HttpResponse:
+    if not _authorized(request):
+        return _problem(401, "Unauthorized", "a valid internal token is required")
+    try:
+        payload = json.loads(request.body)
+        raw_events = payload["events"]
+        if not isinstance(raw_events, list) or len(raw_events) > _MAX_EVENTS:
+            raise ValueError(f"events must be a list of at most {_MAX_EVENTS}")
+        events = [_parse_event(raw) for raw in raw_events]
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
+        return _problem(400, "Bad events", str(exc))
+    services.record_xds_events(events=events)
+    return HttpResponse(status=204)

@@ -1,0 +1,122 @@
+"""`make run`: migrate, seed the demo, start every Tollgate process, stop them all on Ctrl-C."""
+
+import os
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from mgmt.embedded.demo_data import seed_demo
+from mgmt.embedded.processes import ProcessGroup, wait_for_port
+from mgmt.embedded.stack import LOOPBACK, StackPorts, start_envoy, start_extauthz, start_xds_server
+from mgmt.gateway.publishing import publish_snapshot
+
+
+def _port(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class Command(BaseCommand):
+    help = "Run the whole Tollgate system on this machine with embedded defaults."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        var_dir = Path(settings.VAR_DIR)
+        var_dir.mkdir(parents=True, exist_ok=True)
+        mgmt_port = _port("TOLLGATE_MGMT_PORT", 8000)
+        upstream_port = _port("TOLLGATE_DEMO_UPSTREAM_PORT", 9000)
+        ports = StackPorts(
+            gateway=settings.TOLLGATE_GATEWAY_PORT,
+            xds=_port("TOLLGATE_XDS_PORT", 18000),
+            extauthz=_port("TOLLGATE_EXTAUTHZ_PORT", 18001),
+            envoy_admin=_port("TOLLGATE_ENVOY_ADMIN_PORT", 9901),
+        )
+        call_command("migrate", verbosity=0, interactive=False)
+        demo = seed_demo(
+            upstream_port=upstream_port,
+            key_file=var_dir / "demo_api_key",
+            admin_password=os.environ.get("TOLLGATE_ADMIN_PASSWORD", "admin"),
+        )
+        publish_snapshot()
+
+        group = ProcessGroup(log_dir=var_dir / "logs")
+        stopping = False
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            upstream = group.python(
+                "demo_upstream", "mgmt.embedded.demo_upstream", "--port", str(upstream_port)
+            )
+            wait_for_port(LOOPBACK, upstream_port, process=upstream)
+            django = group.python(
+                "mgmt", "mgmt.manage", "runserver", f"{LOOPBACK}:{mgmt_port}", "--noreload"
+            )
+            wait_for_port(LOOPBACK, mgmt_port, timeout=30, process=django)
+            start_xds_server(
+                group,
+                ports,
+                state_dir=var_dir / "xds",
+                mgmt_url=f"http://{LOOPBACK}:{mgmt_port}",
+                internal_token=settings.TOLLGATE_INTERNAL_TOKEN,
+            )
+            start_extauthz(group, ports)
+            start_envoy(group, ports, var_dir / "envoy")
+            self._wait_until_serving(ports.gateway, demo.api_key)
+            self._print_banner(ports, mgmt_port, demo.api_key, demo.admin_password, var_dir)
+            while not stopping:
+                exited = group.first_exited()
+                if exited is not None:
+                    self.stderr.write(f"{exited.name} exited ({exited.popen.returncode}):\n{exited.tail()}")
+                    break
+                time.sleep(0.2)
+        finally:
+            self.stdout.write("stopping Tollgate…")
+            group.stop_all()
+        if not stopping:
+            sys.exit(1)
+
+    def _wait_until_serving(self, gateway_port: int, api_key: str, timeout: float = 30.0) -> None:
+        request = urllib.request.Request(
+            f"http://{LOOPBACK}:{gateway_port}/demo/hello", headers={"x-api-key": api_key}
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(request, timeout=1) as response:  # noqa: S310 (loopback)
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stderr.write("the gateway did not answer 200 yet; see var/logs/")
+
+    def _print_banner(
+        self, ports: StackPorts, mgmt_port: int, api_key: str, password: str, var_dir: Path
+    ) -> None:
+        self.stdout.write(
+            f"""
+Tollgate is running.
+  gateway (Envoy)    http://{LOOPBACK}:{ports.gateway}
+  management (admin) http://{LOOPBACK}:{mgmt_port}/admin/   user admin / {password}
+  xds_server         {LOOPBACK}:{ports.xds}    extauthz {LOOPBACK}:{ports.extauthz}
+  Envoy admin        http://{LOOPBACK}:{ports.envoy_admin}/
+  logs               {var_dir / "logs"}
+
+Try it:
+  curl -i -H 'x-api-key: {api_key}' http://{LOOPBACK}:{ports.gateway}/demo/hello
+  curl -i http://{LOOPBACK}:{ports.gateway}/demo/hello        # 401 problem+json
+
+Ctrl-C stops every process.
+"""
+        )

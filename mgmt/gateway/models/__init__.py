@@ -1,0 +1,30 @@
+"""All gateway models, importable from one place."""
+
+from mgmt.gateway.models.access import ApiKey, Application, Plan, Subscription
+from mgmt.gateway.models.catalog import (
+    Api,
+    ApiVersion,
+    Endpoint,
+    Organization,
+    Product,
+    Route,
+    Upstream,
+)
+from mgmt.gateway.models.snapshots import Snapshot, SnapshotRejection, XdsNodeStatus
+
+__all__ = [
+    "Api",
+    "ApiKey",
+    "ApiVersion",
+    "Application",
+    "Endpoint",
+    "Organization",
+    "Plan",
+    "Product",
+    "Route",
+    "Snapshot",
+    "SnapshotRejection",
+    "Subscription",
+    "Upstream",
+    "XdsNodeStatus",
+]

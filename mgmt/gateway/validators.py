@@ -1,0 +1,78 @@
+"""Field validators for what becomes Envoy config: refuse it here, before Envoy sees it."""
+
+import re
+
+from django.core.exceptions import ValidationError
+
+from mgmt.compiler.clusters import is_ip_address
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
+
+def split_list(raw: str) -> list[str]:
+    """Items of a comma- or newline-separated field, trimmed, empty ones dropped."""
+    return [item.strip() for item in re.split(r"[,\n]", raw) if item.strip()]
+
+
+def validate_hostname(host: str) -> None:
+    """A DNS name, optionally with a leading `*.` wildcard, as Envoy's virtual host domains take."""
+    name = host[2:] if host.startswith("*.") else host
+    labels = name.split(".")
+    if len(name) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise ValidationError(f"{host!r} is not a valid hostname (lower-case DNS name, e.g. api.example.com)")
+
+
+def validate_hostnames(raw: str) -> None:
+    hosts = split_list(raw)
+    seen: set[str] = set()
+    for host in hosts:
+        validate_hostname(host)
+        if host in seen:
+            raise ValidationError(f"hostname {host!r} is listed twice")
+        seen.add(host)
+
+
+def validate_endpoint_host(host: str) -> None:
+    """An IP address (served over EDS) or a DNS name (the cluster then resolves it)."""
+    if not is_ip_address(host):
+        validate_hostname(host)
+
+
+def validate_path(path: str) -> None:
+    if not _PATH.match(path):
+        raise ValidationError(f"{path!r} must start with '/' and hold only URL path characters")
+    if "//" in path or "/../" in path or path.endswith("/.."):
+        raise ValidationError(f"{path!r} must not contain '//' or '..' segments")
+
+
+def validate_base_path(path: str) -> None:
+    validate_path(path)
+    if len(path) > 1 and path.endswith("/"):
+        raise ValidationError(f"{path!r}: a base path does not end with '/'")
+
+
+def validate_slug(value: str) -> None:
+    if not _SLUG.match(value):
+        raise ValidationError(f"{value!r} must be lower-case letters, digits and '-' (max 63)")
+
+
+def validate_methods(raw: str) -> None:
+    unknown = [m for m in split_list(raw) if m.upper() not in _METHODS]
+    if unknown:
+        raise ValidationError(f"unknown HTTP method(s): {', '.join(unknown)}")
+
+
+def validate_re2(pattern: str) -> None:
+    """Envoy matches with RE2: refuse what RE2 would refuse (look-around, back-references)."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValidationError(f"invalid regular expression: {exc}") from exc
+    if re.search(r"\(\?<?[=!]|\\[1-9]|\(\?P=|\(\?>|\(\?#", pattern):
+        raise ValidationError(
+            "Envoy's RE2 does not support look-ahead, look-behind, back-references, "
+            "atomic groups or inline comments"
+        )

@@ -1,0 +1,89 @@
+"""Django settings. Every knob is an environment variable with an embedded default."""
+
+import os
+from pathlib import Path
+
+import django_stubs_ext
+
+from mgmt.database_url import database_from_url
+
+# Lets admin classes be written as ModelAdmin[Model] for mypy, at run time too.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("TOLLGATE_VAR_DIR", BASE_DIR / "var"))
+
+# The embedded default is for one machine; production sets a real secret.
+SECRET_KEY = os.environ.get("TOLLGATE_SECRET_KEY", "tollgate-embedded-not-for-production")
+DEBUG = os.environ.get("TOLLGATE_DEBUG", "0") == "1"
+ALLOWED_HOSTS = os.environ.get("TOLLGATE_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "mgmt.gateway",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mgmt.urls"
+WSGI_APPLICATION = "mgmt.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": database_from_url(
+        os.environ.get("TOLLGATE_DATABASE_URL", "sqlite:///var/tollgate.sqlite3"), BASE_DIR
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("TOLLGATE_LOG_LEVEL", "INFO")},
+}
+
+# --- Tollgate ---------------------------------------------------------------
+# Shared secret between mgmt and xds_server for the /internal/xds/ endpoints.
+TOLLGATE_INTERNAL_TOKEN = os.environ.get("TOLLGATE_INTERNAL_TOKEN", "tollgate-dev-internal-token")
+# Where Envoy's gateway listener binds (compiled into the LDS listener).
+TOLLGATE_GATEWAY_ADDRESS = os.environ.get("TOLLGATE_GATEWAY_ADDRESS", "127.0.0.1")
+TOLLGATE_GATEWAY_PORT = int(os.environ.get("TOLLGATE_GATEWAY_PORT", "10000"))
+# Envoy's time budget for one ext_authz Check before failing closed with 503.
+TOLLGATE_EXTAUTHZ_TIMEOUT_MS = int(os.environ.get("TOLLGATE_EXTAUTHZ_TIMEOUT_MS", "250"))
+# Compile and publish a snapshot after every committed change (off only in tests that say so).
+TOLLGATE_AUTO_PUBLISH = os.environ.get("TOLLGATE_AUTO_PUBLISH", "1") == "1"

@@ -1,0 +1,90 @@
+"""Builders of compiler input rows for the pure tests."""
+
+import random
+
+from extauthz.keys import issue_key
+from mgmt.compiler.inputs import (
+    ApiRow,
+    ApiVersionRow,
+    ApplicationRow,
+    CredentialRow,
+    EndpointRow,
+    PlanRow,
+    RouteRow,
+    Rows,
+    SubscriptionRow,
+    UpstreamRow,
+)
+
+
+def demo_rows(endpoint_host: str = "127.0.0.1") -> Rows:
+    key = issue_key()
+    return Rows(
+        upstreams=(UpstreamRow(1, "demo", endpoints=(EndpointRow(endpoint_host, 9000),)),),
+        apis=(ApiRow(1, "demo", "Demo API", organization_id=1, product_id=1, base_path="/demo"),),
+        versions=(ApiVersionRow(1, 1, "v1"),),
+        routes=(RouteRow(1, 1, 1, path="/"),),
+        plans=(PlanRow(1, "free", "Free", 1),),
+        applications=(ApplicationRow(1, "app_1", 2, "partner"),),
+        subscriptions=(SubscriptionRow(1, 1, 1, "free"),),
+        credentials=(CredentialRow(key.key_id, key.key_hash, 1),),
+    )
+
+
+def random_rows(rng: random.Random) -> Rows:
+    """A random but valid catalog: APIs with distinct base paths, routes to existing upstreams."""
+    upstreams = tuple(
+        UpstreamRow(
+            i,
+            f"u{i}",
+            lb_policy=rng.choice(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM"]),
+            endpoints=tuple(
+                EndpointRow(rng.choice([f"10.0.0.{j}", f"svc{j}.internal"]), 8000 + j, rng.randint(1, 5))
+                for j in range(rng.randint(0, 3))
+            ),
+        )
+        for i in range(1, rng.randint(1, 6) + 1)
+    )
+    hosts = ["a.example.com", "b.example.com", "*.example.org"]
+    apis = tuple(
+        ApiRow(
+            i,
+            f"api{i}",
+            f"API {i}",
+            organization_id=1,
+            product_id=rng.randint(1, 2),
+            hostnames=tuple(rng.sample(hosts, rng.randint(0, 2))),
+            base_path=f"/api{i}",
+        )
+        for i in range(1, rng.randint(1, 5) + 1)
+    )
+    versions = tuple(
+        ApiVersionRow(a.id * 10 + n, a.id, f"v{n}", rng.choice(["draft", "published", "retired"]), f"/v{n}")
+        for a in apis
+        for n in range(1, rng.randint(1, 3) + 1)
+    )
+    routes = tuple(
+        RouteRow(
+            i,
+            rng.choice(versions).id,
+            rng.choice(upstreams).id,
+            match_type=rng.choice(["prefix", "exact", "regex"]),
+            path=rng.choice(["/", "/users", "/orders/[0-9]+"]),
+            methods=tuple(rng.sample(["GET", "POST", "DELETE"], rng.randint(0, 2))),
+            position=rng.randint(0, 3),
+        )
+        for i in range(1, rng.randint(1, 10) + 1)
+    )
+    credentials = tuple(
+        CredentialRow(f"k{i:011d}", bytes(32), rng.randint(1, 3)) for i in range(rng.randint(0, 20))
+    )
+    return Rows(
+        upstreams=upstreams,
+        apis=apis,
+        versions=versions,
+        routes=routes,
+        plans=(PlanRow(1, "free", "Free", 1),),
+        applications=tuple(ApplicationRow(i, f"app_{i}", 2, "p") for i in range(1, 4)),
+        subscriptions=(SubscriptionRow(1, 1, 1, "free"), SubscriptionRow(2, 2, 2, "free")),
+        credentials=credentials,
+    )

@@ -1,0 +1,125 @@
+"""The snapshot compiler, with no network and no database."""
+
+import dataclasses
+import random
+
+import pytest
+from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.route.v3 import route_pb2
+from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
+from protos.tollgate.v1 import resources_pb2
+
+from mgmt.compiler.compile import compile_snapshot
+from mgmt.compiler.inputs import GatewaySettings, RouteRow, UpstreamRow
+from tests.mgmt.compiler_rows import demo_rows, random_rows
+from xds_server import type_urls
+from xds_server.snapshot import Snapshot
+
+pytestmark = pytest.mark.pure
+GATEWAY = GatewaySettings(listen_port=10000)
+
+
+def _set(message, type_url):  # type: ignore[no-untyped-def]
+    return next(s for s in message.sets if s.type_url == type_url)
+
+
+def _unpack(resource, cls):  # type: ignore[no-untyped-def]
+    out = cls()
+    assert resource.body.Unpack(out)
+    return out
+
+
+def test_equal_rows_give_equal_versions():
+    rows = demo_rows()
+    first = compile_snapshot(rows, GATEWAY, compiled_at=1)
+    second = compile_snapshot(rows, GATEWAY, compiled_at=2)
+    assert first.snapshot is not None and second.snapshot is not None
+    assert first.snapshot.version == second.snapshot.version
+
+
+def test_row_order_does_not_change_the_version():
+    rows = random_rows(random.Random(7))
+    shuffled = dataclasses.replace(
+        rows, routes=tuple(reversed(rows.routes)), credentials=tuple(reversed(rows.credentials))
+    )
+    assert compile_snapshot(rows, GATEWAY).snapshot.version == compile_snapshot(shuffled, GATEWAY).snapshot.version
+
+
+def test_a_key_change_changes_only_the_credentials_version():
+    rows = demo_rows()
+    before = compile_snapshot(rows, GATEWAY).snapshot
+    revoked = dataclasses.replace(
+        rows, credentials=(dataclasses.replace(rows.credentials[0], revoked_at=1_700_000_000),)
+    )
+    after = compile_snapshot(revoked, GATEWAY).snapshot
+    assert before.version != after.version
+    changed = {s.type_url for s in before.sets if s.version != _set(after, s.type_url).version}
+    assert changed == {type_urls.CREDENTIAL_SHARD}
+
+
+def test_route_to_a_missing_upstream_is_refused_with_a_readable_error():
+    rows = dataclasses.replace(demo_rows(), routes=(RouteRow(1, 1, upstream_id=99, path="/x"),))
+    compiled = compile_snapshot(rows, GATEWAY)
+    assert compiled.snapshot is None
+    assert any("route '/x' of Demo API v1 points at an upstream that does not exist" in e for e in compiled.errors)
+
+
+def test_two_apis_on_the_same_host_and_base_path_are_refused():
+    rows = demo_rows()
+    clash = dataclasses.replace(rows.apis[0], id=2, slug="other", name="Other")
+    compiled = compile_snapshot(dataclasses.replace(rows, apis=(*rows.apis, clash)), GATEWAY)
+    assert compiled.snapshot is None
+    assert any("both serve '/demo'" in e for e in compiled.errors)
+
+
+def test_ip_endpoints_use_eds_and_dns_names_resolve_in_the_cluster():
+    ip = compile_snapshot(demo_rows("127.0.0.1"), GATEWAY).snapshot
+    dns = compile_snapshot(demo_rows("demo.internal"), GATEWAY).snapshot
+    ip_cluster = _unpack(_set(ip, type_urls.CLUSTER).resources[0], cluster_pb2.Cluster)
+    dns_cluster = _unpack(_set(dns, type_urls.CLUSTER).resources[0], cluster_pb2.Cluster)
+    assert ip_cluster.type == cluster_pb2.Cluster.EDS
+    assert [r.name for r in _set(ip, type_urls.ENDPOINT).resources] == ["upstream.demo"]
+    assert dns_cluster.type == cluster_pb2.Cluster.STRICT_DNS
+    assert dns_cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address == "demo.internal"
+    assert len(_set(dns, type_urls.ENDPOINT).resources) == 0
+
+
+def test_routes_carry_their_identity_to_ext_authz():
+    snap = compile_snapshot(demo_rows(), GATEWAY).snapshot
+    config = _unpack(_set(snap, type_urls.ROUTE).resources[0], route_pb2.RouteConfiguration)
+    route = config.virtual_hosts[0].routes[0]
+    assert route.match.path_separated_prefix == "/demo"
+    per_route = ext_authz_pb2.ExtAuthzPerRoute()
+    route.typed_per_filter_config["envoy.filters.http.ext_authz"].Unpack(per_route)
+    assert dict(per_route.check_settings.context_extensions) == {
+        "api": "1", "version": "1", "route": "1", "lifecycle": "published", "owner": "1",
+    }
+
+
+def test_an_api_with_no_hostname_answers_on_every_host_after_host_specific_apis():
+    rows = random_rows(random.Random(3))
+    snap = compile_snapshot(rows, GATEWAY).snapshot
+    config = _unpack(_set(snap, type_urls.ROUTE).resources[0], route_pb2.RouteConfiguration)
+    domains = [vh.domains[0] for vh in config.virtual_hosts]
+    assert "*" in domains and len(domains) == len(set(domains))
+
+
+def test_active_subscriptions_become_grants_for_every_api_of_the_product():
+    snap = compile_snapshot(demo_rows(), GATEWAY).snapshot
+    shards = [_unpack(r, resources_pb2.ApplicationShard) for r in _set(snap, type_urls.APPLICATION_SHARD).resources]
+    app = next(a for s in shards for a in s.applications)
+    assert (app.public_id, app.consumer_id) == ("app_1", "partner")
+    assert [(g.api_id, g.plan) for g in app.grants] == [(1, "free")]
+
+
+def test_upstream_with_no_endpoints_still_gets_an_empty_assignment():
+    rows = dataclasses.replace(demo_rows(), upstreams=(UpstreamRow(1, "demo"),))
+    snap = compile_snapshot(rows, GATEWAY).snapshot
+    assert [r.name for r in _set(snap, type_urls.ENDPOINT).resources] == ["upstream.demo"]
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_random_catalogs_compile_to_consistent_snapshots(seed):
+    compiled = compile_snapshot(random_rows(random.Random(seed)), GATEWAY)
+    assert compiled.errors == ()
+    assert Snapshot.from_proto(compiled.snapshot).consistency_errors() == []

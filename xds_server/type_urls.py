@@ -1,0 +1,33 @@
+"""The xDS type URLs Tollgate serves, and the order in which a new snapshot is pushed.
+
+Clusters and endpoints go before listeners and routes so that Envoy never holds a
+route to a cluster it has not been told about (make-before-break).
+"""
+
+from typing import Final
+
+_ENVOY: Final = "type.googleapis.com/envoy.config."
+CLUSTER: Final = _ENVOY + "cluster.v3.Cluster"
+ENDPOINT: Final = _ENVOY + "endpoint.v3.ClusterLoadAssignment"
+LISTENER: Final = _ENVOY + "listener.v3.Listener"
+ROUTE: Final = _ENVOY + "route.v3.RouteConfiguration"
+
+_TOLLGATE: Final = "type.googleapis.com/tollgate.v1."
+CREDENTIAL_SHARD: Final = _TOLLGATE + "CredentialShard"
+APPLICATION_SHARD: Final = _TOLLGATE + "ApplicationShard"
+PLAN: Final = _TOLLGATE + "Plan"
+API_POLICY: Final = _TOLLGATE + "ApiPolicy"
+
+PUSH_ORDER: Final = (
+    CLUSTER,
+    ENDPOINT,
+    LISTENER,
+    ROUTE,
+    CREDENTIAL_SHARD,
+    APPLICATION_SHARD,
+    PLAN,
+    API_POLICY,
+)
+
+# Types whose requests name the resources they want (the rest are wildcard).
+NAMED_TYPES: Final = frozenset({ENDPOINT, ROUTE})
