@@ -23,8 +23,9 @@ PUSH_ORDER: Final = (
     ENDPOINT,
     LISTENER,
     ROUTE,
-    CREDENTIAL_SHARD,
+    # An application goes before the keys that name it, so a new key is never unknown.
     APPLICATION_SHARD,
+    CREDENTIAL_SHARD,
     PLAN,
     API_POLICY,
 )

@@ -64,8 +64,28 @@ def _local_reply_config() -> hcm_pb2.LocalReplyConfig:
     for flags, status, slug, title, detail in ENVOY_PROBLEMS:
         mappers.append(
             hcm_pb2.ResponseMapper(
+                # Flag and status together: UAEX marks every ext_authz denial too, and
+                # those already carry our own problem body and status.
                 filter=accesslog_pb2.AccessLogFilter(
-                    response_flag_filter=accesslog_pb2.ResponseFlagFilter(flags=list(flags))
+                    and_filter=accesslog_pb2.AndFilter(
+                        filters=[
+                            accesslog_pb2.AccessLogFilter(
+                                response_flag_filter=accesslog_pb2.ResponseFlagFilter(
+                                    flags=list(flags)
+                                )
+                            ),
+                            accesslog_pb2.AccessLogFilter(
+                                status_code_filter=accesslog_pb2.StatusCodeFilter(
+                                    comparison=accesslog_pb2.ComparisonFilter(
+                                        op=accesslog_pb2.ComparisonFilter.EQ,
+                                        value=base_pb2.RuntimeUInt32(
+                                            default_value=status, runtime_key="tollgate.unused"
+                                        ),
+                                    )
+                                )
+                            ),
+                        ]
+                    )
                 ),
                 status_code=wrappers_pb2.UInt32Value(value=status),
                 body_format_override=substitution_format_string_pb2.SubstitutionFormatString(

@@ -1,0 +1,1 @@
+"""Tollgate's ext_authz sidecar: answers Envoy's Authorization/Check from memory."""

@@ -1,0 +1,148 @@
+"""`make bench`: bare Envoy vs Envoy + Tollgate ext_authz, same upstream, same wrk, one run.
+
+Also measures the config-path targets: compiling 100,000 keys, and ext_authz holding 1,000,000.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from extauthz.keys import issue_key
+from mgmt.compiler.compile import compile_snapshot
+from mgmt.compiler.inputs import (
+    ApiRow,
+    ApiVersionRow,
+    ApplicationRow,
+    CredentialRow,
+    EndpointRow,
+    GatewaySettings,
+    PlanRow,
+    RouteRow,
+    Rows,
+    SubscriptionRow,
+    UpstreamRow,
+)
+from mgmt.embedded.bootstrap import envoy_binary
+from mgmt.embedded.processes import ProcessGroup, free_port, wait_for_port
+from mgmt.embedded.stack import StackPorts, start_envoy, start_extauthz, start_xds_server
+from tests.bench.static_envoys import bare_gateway_config, upstream_config
+from tests.bench.wrk import LoadResult, run_wrk
+
+
+def bench_rows(upstream_port: int, extra_keys: int = 0) -> tuple[Rows, str]:
+    key = issue_key()
+    credentials = [CredentialRow(key.key_id, key.key_hash, 1)]
+    credentials += [
+        CredentialRow(f"b{i:011d}", i.to_bytes(32, "big"), 1 + i % 1000) for i in range(extra_keys)
+    ]
+    rows = Rows(
+        upstreams=(UpstreamRow(1, "bench", endpoints=(EndpointRow("127.0.0.1", upstream_port),)),),
+        apis=(ApiRow(1, "bench", "Bench", organization_id=1, product_id=1, base_path="/bench"),),
+        versions=(ApiVersionRow(1, 1, "v1"),),
+        routes=(RouteRow(1, 1, 1),),
+        plans=(PlanRow(1, "free", "Free", 1),),
+        applications=tuple(ApplicationRow(i, f"app_{i}", 2, "bench") for i in range(1, 1001)),
+        subscriptions=(SubscriptionRow(1, 1, 1, "free"),),
+        credentials=tuple(credentials),
+    )
+    return rows, key.secret
+
+
+def _start_static_envoy(group: ProcessGroup, name: str, config: str, run_dir: Path, admin: int, concurrency: int) -> None:
+    path = run_dir / f"{name}.yaml"
+    path.write_text(config)
+    child = group.start(
+        name,
+        [envoy_binary(), "-c", str(path), "--concurrency", str(concurrency), "--base-id", str(admin), "--log-level", "error"],
+    )
+    wait_for_port("127.0.0.1", admin, process=child)
+
+
+def _wait_200(url: str, headers: dict[str, str], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=1) as r:  # noqa: S310
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} never answered 200")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure_compile(keys: int) -> float:
+    rows, _ = bench_rows(9, extra_keys=keys)
+    start = time.perf_counter()
+    compiled = compile_snapshot(rows, GatewaySettings())
+    took = time.perf_counter() - start
+    assert compiled.ok, compiled.errors
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "10")))
+    parser.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", "32")))
+    parser.add_argument("--keys", type=int, default=1_000_000, help="keys loaded into ext_authz for the memory row")
+    args = parser.parse_args()
+
+    group = ProcessGroup(log_dir=Path(tempfile.mkdtemp(prefix="tollgate-bench-")) / "logs")
+    run_dir = group.log_dir.parent if group.log_dir else Path(tempfile.mkdtemp())
+    results: dict[str, LoadResult] = {}
+    try:
+        upstream_port, upstream_admin = free_port(), free_port()
+        _start_static_envoy(group, "upstream", upstream_config(upstream_port, upstream_admin), run_dir, upstream_admin, 1)
+
+        bare_port, bare_admin = free_port(), free_port()
+        _start_static_envoy(group, "bare", bare_gateway_config(bare_port, bare_admin, upstream_port), run_dir, bare_admin, 1)
+        _wait_200(f"http://127.0.0.1:{bare_port}/bench/x", {})
+        results["bare Envoy -> upstream"] = run_wrk(f"http://127.0.0.1:{bare_port}/bench/x", {}, args.seconds, args.connections)
+
+        ports = StackPorts(gateway=free_port(), xds=free_port(), extauthz=free_port(), envoy_admin=free_port())
+        rows, secret = bench_rows(upstream_port)
+        compiled = compile_snapshot(rows, GatewaySettings(listen_port=ports.gateway))
+        assert compiled.snapshot is not None, compiled.errors
+        snapshot_file = run_dir / "snapshot.pb"
+        snapshot_file.write_bytes(compiled.snapshot.SerializeToString())
+        start_xds_server(group, ports, run_dir / "xds", "http://127.0.0.1:9", "unused", snapshot_file=snapshot_file)
+        extauthz = start_extauthz(group, ports)
+        start_envoy(group, ports, run_dir / "envoy", concurrency=1)
+        url = f"http://127.0.0.1:{ports.gateway}/bench/x"
+        _wait_200(url, {"x-api-key": secret})
+        results["Envoy -> Tollgate ext_authz -> upstream"] = run_wrk(url, {"x-api-key": secret}, args.seconds, args.connections)
+        extauthz_rss = _rss_mb(extauthz.popen.pid)
+    finally:
+        group.stop_all()
+
+    compile_100k = measure_compile(100_000)
+    memory = subprocess.run(
+        [sys.executable, "-m", "tests.extauthz.measure_memory", str(args.keys)],
+        capture_output=True, text=True, check=False,
+    )
+
+    base = results["bare Envoy -> upstream"].rps
+    print(f"\nwrk -c {args.connections} -d {args.seconds}s, Envoy --concurrency 1, loopback, {os.cpu_count()} cores\n")
+    print(f"| {'path':<42} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'vs bare':>7} | {'non-2xx':>7} |")
+    print(f"|{'-' * 44}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 9}|")
+    for name, r in results.items():
+        print(f"| {name:<42} | {r.rps:>9.0f} | {r.p50_ms:>7.2f} | {r.p99_ms:>7.2f} | {r.rps / base:>6.1%} | {r.non_2xx:>7} |")
+    print(f"\nextauthz RSS while serving the bench snapshot: {extauthz_rss:.0f} MB")
+    print(f"compile a snapshot with 100,000 keys: {compile_100k:.2f} s")
+    print(f"extauthz store with {args.keys:,} keys: {memory.stdout.strip() or memory.stderr.strip()[-300:]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""End-to-end fixtures: the real Envoy, xds_server and extauthz on free loopback ports,
+configured by this test process's Django (pytest-django's live server on PostgreSQL)."""
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from mgmt.embedded.processes import Child, ProcessGroup, free_port, wait_for_port
+from mgmt.embedded.stack import (
+    LOOPBACK,
+    StackPorts,
+    start_envoy,
+    start_extauthz,
+    start_xds_server,
+)
+
+
+@dataclass
+class Gateway:
+    group: ProcessGroup
+    ports: StackPorts
+    upstream_ports: tuple[int, int]
+    mgmt_url: str
+    state_dir: Path
+    xds: Child
+    extauthz: Child
+    envoy: Child
+
+    def restart_xds(self) -> None:
+        self.xds = start_xds_server(
+            self.group, self.ports, self.state_dir, self.mgmt_url, settings.TOLLGATE_INTERNAL_TOKEN
+        )
+
+    def restart_extauthz(self) -> None:
+        self.extauthz = start_extauthz(self.group, self.ports)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """Polls until `condition` holds; returns the seconds it took, fails after `timeout`."""
+    start = time.monotonic()
+    while True:
+        try:
+            if condition():
+                return time.monotonic() - start
+        except OSError:
+            pass  # the listener is not there yet: same as "not yet"
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def gateway(django_db_setup, live_server, tmp_path_factory, django_db_blocker) -> Iterator[Gateway]:  # type: ignore[no-untyped-def]
+    # xds_server polls the live server between tests too; there it finds no snapshot (404).
+    with django_db_blocker.unblock():
+        yield from _running_gateway(live_server, tmp_path_factory)
+
+
+def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # type: ignore[no-untyped-def]
+    run_dir = tmp_path_factory.mktemp("gateway")
+    ports = StackPorts(gateway=free_port(), xds=free_port(), extauthz=free_port(), envoy_admin=free_port())
+    settings.TOLLGATE_GATEWAY_PORT = ports.gateway
+    group = ProcessGroup(log_dir=run_dir / "logs")
+    try:
+        upstream_ports = (free_port(), free_port())
+        for name, port in zip(("blue", "green"), upstream_ports, strict=True):
+            child = group.python(name, "mgmt.embedded.demo_upstream", "--port", str(port), "--name", name)
+            wait_for_port(LOOPBACK, port, process=child)
+        xds = start_xds_server(
+            group, ports, run_dir / "xds", live_server.url, settings.TOLLGATE_INTERNAL_TOKEN
+        )
+        extauthz = start_extauthz(group, ports)
+        envoy = start_envoy(group, ports, run_dir / "envoy")
+        yield Gateway(group, ports, upstream_ports, live_server.url, run_dir / "xds", xds, extauthz, envoy)
+    finally:
+        group.stop_all()

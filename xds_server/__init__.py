@@ -1,0 +1,1 @@
+"""Tollgate's ADS server: serves Envoy and the sidecars the snapshots that mgmt publishes."""

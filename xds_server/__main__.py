@@ -1,0 +1,92 @@
+"""`python -m xds_server [--snapshot-file F]`: the ADS server, its snapshot source and reporter.
+
+Without `--snapshot-file` it polls mgmt and reports ACK/NACK events back; with it, it serves
+that file (re-read when it changes) and only logs events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+from xds_server.cache import SnapshotCache, XdsEvent
+from xds_server.reporter import EventReporter
+from xds_server.server import create_server, set_health
+from xds_server.settings import Settings
+from xds_server.source import FileSnapshotSource, MgmtSnapshotSource
+
+log = logging.getLogger("xds_server")
+
+
+async def serve(settings: Settings, snapshot_file: Path | None) -> None:
+    reporter: EventReporter | None = None
+    if snapshot_file is None:
+        reporter = EventReporter(mgmt_url=settings.mgmt_url, token=settings.internal_token)
+
+    def on_event(event: XdsEvent) -> None:
+        if reporter is not None:
+            reporter.submit(event)
+
+    cache = SnapshotCache(on_event=on_event)
+    tasks: list[asyncio.Task[None]] = []
+    if snapshot_file is not None:
+        file_source = FileSnapshotSource(cache, snapshot_file, poll_interval=settings.poll_interval)
+        file_source.load()
+        tasks.append(asyncio.create_task(file_source.run()))
+    else:
+        source = MgmtSnapshotSource(
+            cache,
+            mgmt_url=settings.mgmt_url,
+            token=settings.internal_token,
+            state_dir=settings.state_dir,
+            poll_interval=settings.poll_interval,
+        )
+        source.load_state()
+        tasks.append(asyncio.create_task(source.run()))
+    if reporter is not None:
+        tasks.append(asyncio.create_task(reporter.run()))
+
+    server, port, health_servicer = create_server(
+        cache, address=settings.address, port=settings.port
+    )
+    await server.start()
+    await set_health(health_servicer, serving=True)
+    log.info("ADS listening on %s:%d", settings.address, port)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    log.info("stopping: %.1fs grace for open streams", settings.shutdown_grace)
+    await set_health(health_servicer, serving=False)
+    await server.stop(settings.shutdown_grace)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if reporter is not None and reporter.pending:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reporter.flush(), timeout=2.0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m xds_server", description=__doc__)
+    parser.add_argument(
+        "--snapshot-file",
+        type=Path,
+        help="serve this serialized tollgate.v1.Snapshot instead of polling mgmt",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(serve(Settings.from_env(), args.snapshot_file))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""The errors xds_server raises, one small hierarchy (in the shape of httpx's _exceptions).
+
+Callers catch `XdsError` for anything of ours; the gRPC and HTTP boundaries translate
+these into statuses or log lines, never the other way round.
+"""
+
+
+class XdsError(Exception):
+    """Base class of every error raised by xds_server."""
+
+
+class InvalidSnapshot(XdsError):
+    """A snapshot could not be read: undecodable bytes, a type or a name given twice."""
+
+
+class InconsistentSnapshot(InvalidSnapshot):
+    """A snapshot whose resources reference each other wrongly; it is never served.
+
+    `errors` holds one readable line per problem, meant for the API owner.
+    """
+
+    def __init__(self, version: str, errors: list[str]) -> None:
+        self.version = version
+        self.errors = list(errors)
+        super().__init__(f"snapshot {version!r} is inconsistent: " + "; ".join(self.errors))
+
+
+class SourceUnavailable(XdsError):
+    """mgmt could not be reached, or answered something other than a snapshot."""

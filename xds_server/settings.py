@@ -1,0 +1,40 @@
+"""xds_server's settings: one frozen object read from the environment, each with a default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Address the ADS gRPC server listens on; loopback unless deployed otherwise.
+    address: str = "127.0.0.1"
+    # Port of the ADS gRPC server (Envoy's bootstrap and the sidecars point here).
+    port: int = 18000
+    # Base URL of mgmt, for /internal/xds/snapshot and /internal/xds/events.
+    mgmt_url: str = "http://127.0.0.1:8000"
+    # Bearer token for mgmt's internal endpoints; kept out of repr so it is never logged.
+    internal_token: str = field(default="tollgate-dev-internal-token", repr=False)
+    # Where the last good snapshot is kept, so a restart serves it even with mgmt down.
+    state_dir: Path = Path("var/xds")
+    # Seconds between polls of mgmt for a new snapshot.
+    poll_interval: float = 0.2
+    # Seconds that open streams get to finish on SIGTERM before they are cancelled.
+    shutdown_grace: float = 5.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        d = cls()
+        return cls(
+            address=env.get("TOLLGATE_XDS_ADDRESS", d.address),
+            port=int(env.get("TOLLGATE_XDS_PORT", d.port)),
+            mgmt_url=env.get("TOLLGATE_MGMT_URL", d.mgmt_url).rstrip("/"),
+            internal_token=env.get("TOLLGATE_INTERNAL_TOKEN", d.internal_token),
+            state_dir=Path(env.get("TOLLGATE_XDS_STATE_DIR", str(d.state_dir))),
+            poll_interval=float(env.get("TOLLGATE_XDS_POLL_INTERVAL", d.poll_interval)),
+            shutdown_grace=float(env.get("TOLLGATE_XDS_SHUTDOWN_GRACE", d.shutdown_grace)),
+        )
