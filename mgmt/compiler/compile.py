@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
-from protos.tollgate.v1 import snapshot_pb2
 
 from mgmt.compiler import clusters, sidecar_resources
 from mgmt.compiler.inputs import GatewaySettings, Rows
 from mgmt.compiler.listener import listener
 from mgmt.compiler.routes import route_configuration
 from mgmt.compiler.row_checks import row_errors
+from protos.tollgate.v1 import snapshot_pb2
 from xds_server import type_urls
 from xds_server.snapshot import Snapshot
 

@@ -18,6 +18,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 from envoy.type.matcher.v3 import string_pb2
 from envoy.type.v3 import http_status_pb2
 from google.protobuf import any_pb2, wrappers_pb2
+from google.protobuf.message import Message
 
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import GatewaySettings
@@ -35,7 +36,7 @@ _ADS = config_source_pb2.ConfigSource(
 _CREDENTIAL_HEADERS = ("x-api-key", "authorization")
 
 
-def _packed(message: object) -> any_pb2.Any:
+def _packed(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed

@@ -9,38 +9,65 @@ _MATCH_TYPES = frozenset({"prefix", "exact", "regex"})
 
 
 def row_errors(rows: Rows) -> list[str]:
-    errors: list[str] = []
-    apis = {a.id: a for a in rows.apis}
-    versions = {v.id: v for v in rows.versions}
-    upstreams = {u.id: u for u in rows.upstreams}
+    return [
+        *_upstream_errors(rows),
+        *_api_errors(rows),
+        *_version_errors(rows),
+        *_route_errors(rows),
+    ]
 
-    for name, count in Counter(u.name for u in rows.upstreams).items():
-        if count > 1:
-            errors.append(f"upstream name {name!r} is used {count} times")
-    for u in rows.upstreams:
-        for e in u.endpoints:
-            if not 0 < e.port < 65536:
-                errors.append(f"upstream {u.name!r}: endpoint {e.host}:{e.port} has no valid port")
 
+def _upstream_errors(rows: Rows) -> list[str]:
+    errors = [
+        f"upstream name {name!r} is used {count} times"
+        for name, count in Counter(u.name for u in rows.upstreams).items()
+        if count > 1
+    ]
+    errors += [
+        f"upstream {u.name!r}: endpoint {e.host}:{e.port} has no valid port"
+        for u in rows.upstreams
+        for e in u.endpoints
+        if not 0 < e.port < 65536
+    ]
+    return errors
+
+
+def _api_errors(rows: Rows) -> list[str]:
+    errors = []
     served: dict[tuple[str, str], str] = {}
     for a in sorted(rows.apis, key=lambda a: a.id):
         for host in a.hostnames or ("*",):
             other = served.setdefault((host, a.base_path), a.name)
             if other != a.name:
                 errors.append(f"APIs {other!r} and {a.name!r} both serve {a.base_path!r} on {host}")
+    return errors
 
-    for v in rows.versions:
-        if v.api_id not in apis:
-            errors.append(f"version {v.version!r} belongs to an API that does not exist")
-        if v.lifecycle not in _LIFECYCLES:
-            errors.append(f"version {v.version!r} has an unknown lifecycle {v.lifecycle!r}")
 
+def _version_errors(rows: Rows) -> list[str]:
+    apis = {a.id for a in rows.apis}
+    errors = [
+        f"version {v.version!r} belongs to an API that does not exist"
+        for v in rows.versions
+        if v.api_id not in apis
+    ]
+    errors += [
+        f"version {v.version!r} has an unknown lifecycle {v.lifecycle!r}"
+        for v in rows.versions
+        if v.lifecycle not in _LIFECYCLES
+    ]
+    return errors
+
+
+def _route_errors(rows: Rows) -> list[str]:
+    apis = {a.id: a for a in rows.apis}
+    versions = {v.id: v for v in rows.versions}
+    upstreams = {u.id for u in rows.upstreams}
+    errors = []
     for r in rows.routes:
         version = versions.get(r.api_version_id)
+        api = apis.get(version.api_id) if version else None
         where = f"route {r.path!r}" + (
-            f" of {apis[version.api_id].name} {version.version}"
-            if version and version.api_id in apis
-            else ""
+            f" of {api.name} {version.version}" if api and version else ""
         )
         if version is None:
             errors.append(f"{where} belongs to a version that does not exist")
@@ -48,6 +75,6 @@ def row_errors(rows: Rows) -> list[str]:
             errors.append(f"{where} points at an upstream that does not exist")
         if r.match_type not in _MATCH_TYPES:
             errors.append(f"{where} has an unknown match type {r.match_type!r}")
-        if not r.path.startswith("/") and r.match_type != "regex":
+        elif r.match_type != "regex" and not r.path.startswith("/"):
             errors.append(f"{where} must start with '/'")
     return errors

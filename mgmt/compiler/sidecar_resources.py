@@ -3,9 +3,8 @@
 import zlib
 from collections import defaultdict
 
-from protos.tollgate.v1 import resources_pb2
-
 from mgmt.compiler.inputs import Rows
+from protos.tollgate.v1 import resources_pb2
 
 # Fixed shard counts: a key change re-sends one shard's worth of parsing on the sidecar,
 # and at 1,000,000 keys a shard stays near 4 MB, far below the 64 MiB message cap.

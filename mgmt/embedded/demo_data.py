@@ -64,7 +64,12 @@ def seed_demo(*, upstream_port: int, key_file: Path, admin_password: str) -> Dem
         endpoint.save()
     api, _ = Api.objects.get_or_create(
         slug="demo",
-        defaults={"name": "Demo API", "organization": owner, "product": product, "base_path": "/demo"},
+        defaults={
+            "name": "Demo API",
+            "organization": owner,
+            "product": product,
+            "base_path": "/demo",
+        },
     )
     version, _ = ApiVersion.objects.get_or_create(
         api=api, version="v1", defaults={"lifecycle": ApiVersion.Lifecycle.PUBLISHED}

@@ -19,11 +19,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, timeout: float = 20.0, process: "Child | None" = None) -> None:
+def wait_for_port(
+    host: str, port: int, timeout: float = 20.0, process: "Child | None" = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.popen.poll() is not None:
-            raise RuntimeError(f"{process.name} exited with {process.popen.returncode}: {process.tail()}")
+            raise RuntimeError(
+                f"{process.name} exited with {process.popen.returncode}: {process.tail()}"
+            )
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
             return
         time.sleep(0.05)
@@ -68,7 +72,8 @@ class ProcessGroup:
             cwd=cwd,
             stdout=log_file if log_file else None,
             stderr=subprocess.STDOUT if log_file else None,
-            start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops the rest in order.
+            # Ctrl-C reaches the supervisor only; it stops the rest in order.
+            start_new_session=True,
         )
         if log_file is not None:
             log_file.close()
@@ -76,7 +81,9 @@ class ProcessGroup:
         self.children.append(child)
         return child
 
-    def python(self, name: str, module: str, *args: str, env: Mapping[str, str] | None = None) -> Child:
+    def python(
+        self, name: str, module: str, *args: str, env: Mapping[str, str] | None = None
+    ) -> Child:
         return self.start(name, [sys.executable, "-m", module, *args], env=env)
 
     def stop(self, child: Child, grace: float = 5.0) -> None:

@@ -24,6 +24,7 @@ class StackPorts:
 def start_xds_server(
     group: ProcessGroup,
     ports: StackPorts,
+    *,
     state_dir: Path,
     mgmt_url: str,
     internal_token: str,
@@ -61,7 +62,12 @@ def start_extauthz(group: ProcessGroup, ports: StackPorts) -> Child:
 
 
 def start_envoy(
-    group: ProcessGroup, ports: StackPorts, run_dir: Path, node_id: str = "gateway-1", concurrency: int = 2
+    group: ProcessGroup,
+    ports: StackPorts,
+    run_dir: Path,
+    *,
+    node_id: str = "gateway-1",
+    concurrency: int = 2,
 ) -> Child:
     run_dir.mkdir(parents=True, exist_ok=True)
     bootstrap = run_dir / f"envoy-{node_id}.yaml"

@@ -144,15 +144,33 @@ class ApplicationAdmin(admin.ModelAdmin[Application]):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
-    list_display = ("__str__", "application", "label", "created_at", "expires_at", "revoked_at", "last_used_at")
+    list_display = (
+        "__str__",
+        "application",
+        "label",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
     list_select_related = ("application",)
     list_filter = ("revoked_at", "expires_at")
     search_fields = ("key_id", "label", "application__name")
     readonly_fields = ("key_id", "created_at", "revoked_at", "last_used_at")
-    fields = ("application", "label", "expires_at", "key_id", "created_at", "revoked_at", "last_used_at")
+    fields = (
+        "application",
+        "label",
+        "expires_at",
+        "key_id",
+        "created_at",
+        "revoked_at",
+        "last_used_at",
+    )
     actions = ("revoke",)
 
-    def save_model(self, request: HttpRequest, obj: ApiKey, form: ModelForm[ApiKey], change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: ApiKey, form: ModelForm[ApiKey], change: bool
+    ) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
@@ -229,7 +247,14 @@ class SnapshotRejectionAdmin(admin.ModelAdmin[SnapshotRejection]):
 
 @admin.register(XdsNodeStatus)
 class XdsNodeStatusAdmin(admin.ModelAdmin[XdsNodeStatus]):
-    list_display = ("node_id", "node_cluster", "type_url", "acked_version", "nacked_version", "updated_at")
+    list_display = (
+        "node_id",
+        "node_cluster",
+        "type_url",
+        "acked_version",
+        "nacked_version",
+        "updated_at",
+    )
     list_filter = ("node_cluster", "type_url")
     search_fields = ("node_id",)
 

@@ -23,7 +23,10 @@ def publish_snapshot() -> Snapshot:
         if compiled.snapshot is None:
             log.warning("snapshot refused: %s", "; ".join(compiled.errors))
             return Snapshot.objects.create(
-                version="", status=Snapshot.Status.REFUSED, payload=b"", errors="\n".join(compiled.errors)
+                version="",
+                status=Snapshot.Status.REFUSED,
+                payload=b"",
+                errors="\n".join(compiled.errors),
             )
         message = compiled.snapshot
         latest = Snapshot.objects.filter(status=Snapshot.Status.PUBLISHED).order_by("-id").first()

@@ -9,7 +9,9 @@ from mgmt.compiler.clusters import is_ip_address
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
 
 
 def split_list(raw: str) -> list[str]:
@@ -22,7 +24,9 @@ def validate_hostname(host: str) -> None:
     name = host[2:] if host.startswith("*.") else host
     labels = name.split(".")
     if len(name) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
-        raise ValidationError(f"{host!r} is not a valid hostname (lower-case DNS name, e.g. api.example.com)")
+        raise ValidationError(
+            f"{host!r} is not a valid hostname (lower-case DNS name, e.g. api.example.com)"
+        )
 
 
 def validate_hostnames(raw: str) -> None:

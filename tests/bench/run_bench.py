@@ -53,12 +53,24 @@ def bench_rows(upstream_port: int, extra_keys: int = 0) -> tuple[Rows, str]:
     return rows, key.secret
 
 
-def _start_static_envoy(group: ProcessGroup, name: str, config: str, run_dir: Path, admin: int, concurrency: int) -> None:
+def _start_static_envoy(
+    group: ProcessGroup, name: str, config: str, *, run_dir: Path, admin: int, concurrency: int
+) -> None:
     path = run_dir / f"{name}.yaml"
     path.write_text(config)
     child = group.start(
         name,
-        [envoy_binary(), "-c", str(path), "--concurrency", str(concurrency), "--base-id", str(admin), "--log-level", "error"],
+        [
+            envoy_binary(),
+            "-c",
+            str(path),
+            "--concurrency",
+            str(concurrency),
+            "--base-id",
+            str(admin),
+            "--log-level",
+            "error",
+        ],
     )
     wait_for_port("127.0.0.1", admin, process=child)
 
@@ -67,7 +79,9 @@ def _wait_200(url: str, headers: dict[str, str], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=1) as r:  # noqa: S310
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=headers), timeout=1
+            ) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -95,8 +109,12 @@ def measure_compile(keys: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "10")))
-    parser.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", "32")))
-    parser.add_argument("--keys", type=int, default=1_000_000, help="keys loaded into ext_authz for the memory row")
+    parser.add_argument(
+        "--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", "32"))
+    )
+    parser.add_argument(
+        "--keys", type=int, default=1_000_000, help="keys loaded into ext_authz for the memory row"
+    )
     args = parser.parse_args()
 
     group = ProcessGroup(log_dir=Path(tempfile.mkdtemp(prefix="tollgate-bench-")) / "logs")
@@ -104,25 +122,52 @@ def main() -> None:
     results: dict[str, LoadResult] = {}
     try:
         upstream_port, upstream_admin = free_port(), free_port()
-        _start_static_envoy(group, "upstream", upstream_config(upstream_port, upstream_admin), run_dir, upstream_admin, 1)
+        _start_static_envoy(
+            group,
+            "upstream",
+            upstream_config(upstream_port, upstream_admin),
+            run_dir=run_dir,
+            admin=upstream_admin,
+            concurrency=1,
+        )
 
         bare_port, bare_admin = free_port(), free_port()
-        _start_static_envoy(group, "bare", bare_gateway_config(bare_port, bare_admin, upstream_port), run_dir, bare_admin, 1)
+        _start_static_envoy(
+            group,
+            "bare",
+            bare_gateway_config(bare_port, bare_admin, upstream_port),
+            run_dir=run_dir,
+            admin=bare_admin,
+            concurrency=1,
+        )
         _wait_200(f"http://127.0.0.1:{bare_port}/bench/x", {})
-        results["bare Envoy -> upstream"] = run_wrk(f"http://127.0.0.1:{bare_port}/bench/x", {}, args.seconds, args.connections)
+        results["bare Envoy -> upstream"] = run_wrk(
+            f"http://127.0.0.1:{bare_port}/bench/x", {}, args.seconds, args.connections
+        )
 
-        ports = StackPorts(gateway=free_port(), xds=free_port(), extauthz=free_port(), envoy_admin=free_port())
+        ports = StackPorts(
+            gateway=free_port(), xds=free_port(), extauthz=free_port(), envoy_admin=free_port()
+        )
         rows, secret = bench_rows(upstream_port)
         compiled = compile_snapshot(rows, GatewaySettings(listen_port=ports.gateway))
         assert compiled.snapshot is not None, compiled.errors
         snapshot_file = run_dir / "snapshot.pb"
         snapshot_file.write_bytes(compiled.snapshot.SerializeToString())
-        start_xds_server(group, ports, run_dir / "xds", "http://127.0.0.1:9", "unused", snapshot_file=snapshot_file)
+        start_xds_server(
+            group,
+            ports,
+            state_dir=run_dir / "xds",
+            mgmt_url="http://127.0.0.1:9",  # unused: the snapshot comes from the file
+            internal_token="unused",
+            snapshot_file=snapshot_file,
+        )
         extauthz = start_extauthz(group, ports)
         start_envoy(group, ports, run_dir / "envoy", concurrency=1)
         url = f"http://127.0.0.1:{ports.gateway}/bench/x"
         _wait_200(url, {"x-api-key": secret})
-        results["Envoy -> Tollgate ext_authz -> upstream"] = run_wrk(url, {"x-api-key": secret}, args.seconds, args.connections)
+        results["Envoy -> Tollgate ext_authz -> upstream"] = run_wrk(
+            url, {"x-api-key": secret}, args.seconds, args.connections
+        )
         extauthz_rss = _rss_mb(extauthz.popen.pid)
     finally:
         group.stop_all()
@@ -130,18 +175,24 @@ def main() -> None:
     compile_100k = measure_compile(100_000)
     memory = subprocess.run(
         [sys.executable, "-m", "tests.extauthz.measure_memory", str(args.keys)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
     base = results["bare Envoy -> upstream"].rps
-    print(f"\nwrk -c {args.connections} -d {args.seconds}s, Envoy --concurrency 1, loopback, {os.cpu_count()} cores\n")
-    print(f"| {'path':<42} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | {'vs bare':>7} | {'non-2xx':>7} |")
+    cores = os.cpu_count()
+    print(f"\nwrk -c {args.connections} -d {args.seconds}s, Envoy --concurrency 1, {cores} cores\n")
+    header = ("path", "req/s", "p50 ms", "p99 ms", "vs bare", "non-2xx")
+    print("| {:<42} | {:>9} | {:>7} | {:>7} | {:>7} | {:>7} |".format(*header))
     print(f"|{'-' * 44}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 9}|")
     for name, r in results.items():
-        print(f"| {name:<42} | {r.rps:>9.0f} | {r.p50_ms:>7.2f} | {r.p99_ms:>7.2f} | {r.rps / base:>6.1%} | {r.non_2xx:>7} |")
+        cells = (name, f"{r.rps:.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.rps / base:.1%}")
+        print("| {:<42} | {:>9} | {:>7} | {:>7} | {:>7} | {:>7} |".format(*cells, r.non_2xx))
     print(f"\nextauthz RSS while serving the bench snapshot: {extauthz_rss:.0f} MB")
     print(f"compile a snapshot with 100,000 keys: {compile_100k:.2f} s")
-    print(f"extauthz store with {args.keys:,} keys: {memory.stdout.strip() or memory.stderr.strip()[-300:]}")
+    measured = memory.stdout.strip() or memory.stderr.strip()[-300:]
+    print(f"extauthz store with {args.keys:,} keys: {measured}")
 
 
 if __name__ == "__main__":

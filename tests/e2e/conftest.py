@@ -17,6 +17,8 @@ from mgmt.embedded.stack import (
     start_extauthz,
     start_xds_server,
 )
+from tests.e2e.http import request
+from tests.e2e.scenario import Scenario, seed
 
 
 @dataclass
@@ -32,7 +34,11 @@ class Gateway:
 
     def restart_xds(self) -> None:
         self.xds = start_xds_server(
-            self.group, self.ports, self.state_dir, self.mgmt_url, settings.TOLLGATE_INTERNAL_TOKEN
+            self.group,
+            self.ports,
+            state_dir=self.state_dir,
+            mgmt_url=self.mgmt_url,
+            internal_token=settings.TOLLGATE_INTERNAL_TOKEN,
         )
 
     def restart_extauthz(self) -> None:
@@ -62,19 +68,41 @@ def gateway(django_db_setup, live_server, tmp_path_factory, django_db_blocker) -
 
 def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # type: ignore[no-untyped-def]
     run_dir = tmp_path_factory.mktemp("gateway")
-    ports = StackPorts(gateway=free_port(), xds=free_port(), extauthz=free_port(), envoy_admin=free_port())
+    ports = StackPorts(
+        gateway=free_port(), xds=free_port(), extauthz=free_port(), envoy_admin=free_port()
+    )
     settings.TOLLGATE_GATEWAY_PORT = ports.gateway
     group = ProcessGroup(log_dir=run_dir / "logs")
     try:
         upstream_ports = (free_port(), free_port())
         for name, port in zip(("blue", "green"), upstream_ports, strict=True):
-            child = group.python(name, "mgmt.embedded.demo_upstream", "--port", str(port), "--name", name)
+            child = group.python(
+                name, "mgmt.embedded.demo_upstream", "--port", str(port), "--name", name
+            )
             wait_for_port(LOOPBACK, port, process=child)
         xds = start_xds_server(
-            group, ports, run_dir / "xds", live_server.url, settings.TOLLGATE_INTERNAL_TOKEN
+            group,
+            ports,
+            state_dir=run_dir / "xds",
+            mgmt_url=live_server.url,
+            internal_token=settings.TOLLGATE_INTERNAL_TOKEN,
         )
         extauthz = start_extauthz(group, ports)
         envoy = start_envoy(group, ports, run_dir / "envoy")
-        yield Gateway(group, ports, upstream_ports, live_server.url, run_dir / "xds", xds, extauthz, envoy)
+        yield Gateway(
+            group, ports, upstream_ports, live_server.url, run_dir / "xds", xds, extauthz, envoy
+        )
     finally:
         group.stop_all()
+
+
+@pytest.fixture
+def scenario(gateway: Gateway, tmp_path: Path) -> Scenario:
+    s = seed(gateway.upstream_ports[0], tmp_path)
+    port = gateway.ports.gateway
+    wait_until(
+        lambda: request(port, "/demo/x", {"x-api-key": s.demo_key}).status == 200,
+        timeout=10,
+        what="the demo API serves through Envoy",
+    )
+    return s

@@ -6,22 +6,9 @@ from mgmt.gateway import services
 from mgmt.gateway.models import ApiKey
 from tests.e2e.conftest import wait_until
 from tests.e2e.http import raw, request
-from tests.e2e.scenario import seed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PROBLEM = "https://tollgate.dev/problems/"
-
-
-@pytest.fixture
-def scenario(gateway, tmp_path):  # type: ignore[no-untyped-def]
-    s = seed(gateway.upstream_ports[0], tmp_path)
-    port = gateway.ports.gateway
-    wait_until(
-        lambda: request(port, "/demo/x", {"x-api-key": s.demo_key}).status == 200,
-        timeout=10,
-        what="the demo API serves through Envoy",
-    )
-    return s
 
 
 def test_demo_key_reaches_upstream_with_identity_and_without_the_key(gateway, scenario):
@@ -42,7 +29,9 @@ def test_demo_key_reaches_upstream_with_identity_and_without_the_key(gateway, sc
 
 
 def test_bearer_key_is_accepted_and_stripped(gateway, scenario):
-    reply = request(gateway.ports.gateway, "/demo/", {"authorization": f"Bearer {scenario.demo_key}"})
+    reply = request(
+        gateway.ports.gateway, "/demo/", {"authorization": f"Bearer {scenario.demo_key}"}
+    )
     assert reply.status == 200
     assert "authorization" not in reply.json()["headers"]
 
@@ -67,7 +56,10 @@ def test_revoked_key_is_refused_within_two_seconds(gateway, scenario):
     api_key = ApiKey.objects.get(key_id=scenario.demo_key[3:15])
     services.revoke_api_key(api_key=api_key)
     took = wait_until(
-        lambda: request(gateway.ports.gateway, "/demo/x", {"x-api-key": scenario.demo_key}).status == 401,
+        lambda: (
+            request(gateway.ports.gateway, "/demo/x", {"x-api-key": scenario.demo_key}).status
+            == 401
+        ),
         timeout=2.0,
         what="revoked key refused",
     )
@@ -94,8 +86,14 @@ def test_hostile_requests_get_clean_4xx_and_the_sidecar_survives(gateway, scenar
     port = gateway.ports.gateway
     huge = request(port, "/demo/x", {"x-api-key": scenario.demo_key, "x-big": "a" * 100_000})
     assert huge.status == 431
-    non_utf8 = raw(port, b"GET /demo/x HTTP/1.1\r\nHost: h\r\nx-api-key: tg_\xff\xfe\x80key\r\nConnection: close\r\n\r\n")
-    assert non_utf8.startswith(b"HTTP/1.1 401") or non_utf8.startswith(b"HTTP/1.1 400"), non_utf8[:80]
+    non_utf8 = raw(
+        port,
+        b"GET /demo/x HTTP/1.1\r\nHost: h\r\n"
+        b"x-api-key: tg_\xff\xfe\x80key\r\nConnection: close\r\n\r\n",
+    )
+    assert non_utf8.startswith(b"HTTP/1.1 401") or non_utf8.startswith(b"HTTP/1.1 400"), non_utf8[
+        :80
+    ]
     no_host = raw(port, b"GET /demo/x HTTP/1.1\r\nConnection: close\r\n\r\n")
     assert no_host.startswith(b"HTTP/1.1 400"), no_host[:80]
     odd_method = raw(port, b"BREW /demo/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")

@@ -11,7 +11,6 @@ from mgmt.gateway import services
 from mgmt.gateway.models import Application
 from tests.e2e.conftest import wait_until
 from tests.e2e.http import request
-from tests.e2e.test_gateway_requests import scenario  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -34,7 +33,7 @@ class Traffic(threading.Thread):
             time.sleep(0.01)
 
 
-def test_killing_xds_server_fails_no_request_and_a_restart_converges(gateway, scenario):  # noqa: F811
+def test_killing_xds_server_fails_no_request_and_a_restart_converges(gateway, scenario):
     traffic = Traffic(gateway.ports.gateway, scenario.demo_key)
     traffic.start()
     time.sleep(0.3)
@@ -57,10 +56,12 @@ def test_killing_xds_server_fails_no_request_and_a_restart_converges(gateway, sc
     traffic.stopped.set()
     traffic.join()
     assert len(traffic.statuses) > 20
-    assert set(traffic.statuses) == {200}, f"failed requests: {[s for s in traffic.statuses if s != 200][:10]}"
+    assert set(traffic.statuses) == {200}, (
+        f"failed requests: {[s for s in traffic.statuses if s != 200][:10]}"
+    )
 
 
-def test_sidecar_down_fails_closed_with_503_problem(gateway, scenario):  # noqa: F811
+def test_sidecar_down_fails_closed_with_503_problem(gateway, scenario):
     gateway.group.stop(gateway.extauthz)
     try:
         reply = request(gateway.ports.gateway, "/demo/x", {"x-api-key": scenario.demo_key})
@@ -70,7 +71,10 @@ def test_sidecar_down_fails_closed_with_503_problem(gateway, scenario):  # noqa:
     finally:
         gateway.restart_extauthz()
     wait_until(
-        lambda: request(gateway.ports.gateway, "/demo/x", {"x-api-key": scenario.demo_key}).status == 200,
+        lambda: (
+            request(gateway.ports.gateway, "/demo/x", {"x-api-key": scenario.demo_key}).status
+            == 200
+        ),
         timeout=10.0,
         what="a restarted extauthz loads its credentials from xds_server",
     )

@@ -39,7 +39,9 @@ def random_rows(rng: random.Random) -> Rows:
             f"u{i}",
             lb_policy=rng.choice(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM"]),
             endpoints=tuple(
-                EndpointRow(rng.choice([f"10.0.0.{j}", f"svc{j}.internal"]), 8000 + j, rng.randint(1, 5))
+                EndpointRow(
+                    rng.choice([f"10.0.0.{j}", f"svc{j}.internal"]), 8000 + j, rng.randint(1, 5)
+                )
                 for j in range(rng.randint(0, 3))
             ),
         )
@@ -59,7 +61,9 @@ def random_rows(rng: random.Random) -> Rows:
         for i in range(1, rng.randint(1, 5) + 1)
     )
     versions = tuple(
-        ApiVersionRow(a.id * 10 + n, a.id, f"v{n}", rng.choice(["draft", "published", "retired"]), f"/v{n}")
+        ApiVersionRow(
+            a.id * 10 + n, a.id, f"v{n}", rng.choice(["draft", "published", "retired"]), f"/v{n}"
+        )
         for a in apis
         for n in range(1, rng.randint(1, 3) + 1)
     )

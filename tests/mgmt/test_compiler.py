@@ -7,10 +7,10 @@ import pytest
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
-from protos.tollgate.v1 import resources_pb2
 
 from mgmt.compiler.compile import compile_snapshot
 from mgmt.compiler.inputs import GatewaySettings, RouteRow, UpstreamRow
+from protos.tollgate.v1 import resources_pb2
 from tests.mgmt.compiler_rows import demo_rows, random_rows
 from xds_server import type_urls
 from xds_server.snapshot import Snapshot
@@ -42,7 +42,10 @@ def test_row_order_does_not_change_the_version():
     shuffled = dataclasses.replace(
         rows, routes=tuple(reversed(rows.routes)), credentials=tuple(reversed(rows.credentials))
     )
-    assert compile_snapshot(rows, GATEWAY).snapshot.version == compile_snapshot(shuffled, GATEWAY).snapshot.version
+    assert (
+        compile_snapshot(rows, GATEWAY).snapshot.version
+        == compile_snapshot(shuffled, GATEWAY).snapshot.version
+    )
 
 
 def test_a_key_change_changes_only_the_credentials_version():
@@ -61,7 +64,10 @@ def test_route_to_a_missing_upstream_is_refused_with_a_readable_error():
     rows = dataclasses.replace(demo_rows(), routes=(RouteRow(1, 1, upstream_id=99, path="/x"),))
     compiled = compile_snapshot(rows, GATEWAY)
     assert compiled.snapshot is None
-    assert any("route '/x' of Demo API v1 points at an upstream that does not exist" in e for e in compiled.errors)
+    assert any(
+        "route '/x' of Demo API v1 points at an upstream that does not exist" in e
+        for e in compiled.errors
+    )
 
 
 def test_two_apis_on_the_same_host_and_base_path_are_refused():
@@ -80,7 +86,12 @@ def test_ip_endpoints_use_eds_and_dns_names_resolve_in_the_cluster():
     assert ip_cluster.type == cluster_pb2.Cluster.EDS
     assert [r.name for r in _set(ip, type_urls.ENDPOINT).resources] == ["upstream.demo"]
     assert dns_cluster.type == cluster_pb2.Cluster.STRICT_DNS
-    assert dns_cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address == "demo.internal"
+    assert (
+        dns_cluster.load_assignment.endpoints[0]
+        .lb_endpoints[0]
+        .endpoint.address.socket_address.address
+        == "demo.internal"
+    )
     assert len(_set(dns, type_urls.ENDPOINT).resources) == 0
 
 
@@ -92,7 +103,11 @@ def test_routes_carry_their_identity_to_ext_authz():
     per_route = ext_authz_pb2.ExtAuthzPerRoute()
     route.typed_per_filter_config["envoy.filters.http.ext_authz"].Unpack(per_route)
     assert dict(per_route.check_settings.context_extensions) == {
-        "api": "1", "version": "1", "route": "1", "lifecycle": "published", "owner": "1",
+        "api": "1",
+        "version": "1",
+        "route": "1",
+        "lifecycle": "published",
+        "owner": "1",
     }
 
 
@@ -106,7 +121,10 @@ def test_an_api_with_no_hostname_answers_on_every_host_after_host_specific_apis(
 
 def test_active_subscriptions_become_grants_for_every_api_of_the_product():
     snap = compile_snapshot(demo_rows(), GATEWAY).snapshot
-    shards = [_unpack(r, resources_pb2.ApplicationShard) for r in _set(snap, type_urls.APPLICATION_SHARD).resources]
+    shards = [
+        _unpack(r, resources_pb2.ApplicationShard)
+        for r in _set(snap, type_urls.APPLICATION_SHARD).resources
+    ]
     app = next(a for s in shards for a in s.applications)
     assert (app.public_id, app.consumer_id) == ("app_1", "partner")
     assert [(g.api_id, g.plan) for g in app.grants] == [(1, "free")]

@@ -58,7 +58,9 @@ class Application(models.Model):
     class Meta:
         ordering = ["organization__name", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="unique_app_name_per_org"),
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="unique_app_name_per_org"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -124,6 +126,6 @@ class Subscription(models.Model):
         return f"{self.application} → {self.product} ({self.plan.name})"
 
     def clean(self) -> None:
-        if self.plan_id is not None and self.product_id is not None:
-            if self.plan.product_id != self.product_id:
-                raise ValidationError({"plan": "this plan belongs to another product"})
+        unset = self.plan_id is None or self.product_id is None
+        if not unset and self.plan.product_id != self.product_id:
+            raise ValidationError({"plan": "this plan belongs to another product"})

@@ -31,7 +31,9 @@ class Organization(models.Model):
 class Product(models.Model):
     """What partners subscribe to: a bundle of APIs offered on plans."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="products")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="products"
+    )
     name = models.CharField(max_length=200)
     slug = models.CharField(max_length=63, unique=True, validators=[validators.validate_slug])
     description = models.TextField(blank=True)
@@ -55,7 +57,9 @@ class Api(models.Model):
         validators=[validators.validate_hostnames],
         help_text="One per line or comma-separated; empty means any host.",
     )
-    base_path = models.CharField(max_length=200, default="/", validators=[validators.validate_base_path])
+    base_path = models.CharField(
+        max_length=200, default="/", validators=[validators.validate_base_path]
+    )
     description = models.TextField(blank=True)
 
     class Meta:
@@ -120,7 +124,9 @@ class ApiVersion(models.Model):
     def clean(self) -> None:
         if self.successor_id is not None and self.successor is not None:
             if self.successor.api_id != self.api_id:
-                raise ValidationError({"successor": "the successor must be a version of the same API"})
+                raise ValidationError(
+                    {"successor": "the successor must be a version of the same API"}
+                )
             if self.successor_id == self.pk:
                 raise ValidationError({"successor": "a version cannot succeed itself"})
         if self.sunset_at and self.deprecated_at and self.sunset_at < self.deprecated_at:
@@ -137,11 +143,15 @@ class Upstream(models.Model):
         RING_HASH = "RING_HASH", "Ring hash"
         MAGLEV = "MAGLEV", "Maglev"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="upstreams")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="upstreams"
+    )
     name = models.CharField(
         max_length=63, unique=True, validators=[validators.validate_slug], help_text="Cluster name."
     )
-    lb_policy = models.CharField(max_length=20, choices=LbPolicy.choices, default=LbPolicy.ROUND_ROBIN)
+    lb_policy = models.CharField(
+        max_length=20, choices=LbPolicy.choices, default=LbPolicy.ROUND_ROBIN
+    )
     connect_timeout_ms = models.PositiveIntegerField(
         default=1000, validators=[MinValueValidator(1), MaxValueValidator(60_000)]
     )
@@ -220,7 +230,9 @@ class Route(models.Model):
     timeout_ms = models.PositiveIntegerField(
         default=15_000, validators=[MinValueValidator(1), MaxValueValidator(3_600_000)]
     )
-    position = models.PositiveIntegerField(default=0, help_text="Lower matches first within the API.")
+    position = models.PositiveIntegerField(
+        default=0, help_text="Lower matches first within the API."
+    )
 
     class Meta:
         ordering = ["api_version", "position", "id"]

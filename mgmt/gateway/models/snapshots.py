@@ -64,7 +64,9 @@ class XdsNodeStatus(models.Model):
     class Meta:
         ordering = ["node_id", "type_url"]
         constraints = [
-            models.UniqueConstraint(fields=["node_id", "type_url"], name="one_status_per_node_type"),
+            models.UniqueConstraint(
+                fields=["node_id", "type_url"], name="one_status_per_node_type"
+            ),
         ]
         verbose_name_plural = "xDS node statuses"
 

@@ -77,7 +77,9 @@ class Command(BaseCommand):
             while not stopping:
                 exited = group.first_exited()
                 if exited is not None:
-                    self.stderr.write(f"{exited.name} exited ({exited.popen.returncode}):\n{exited.tail()}")
+                    self.stderr.write(
+                        f"{exited.name} exited ({exited.popen.returncode}):\n{exited.tail()}"
+                    )
                     break
                 time.sleep(0.2)
         finally:
