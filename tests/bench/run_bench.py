@@ -174,7 +174,7 @@ def main() -> None:
 
     compile_100k = measure_compile(100_000)
     memory = subprocess.run(
-        [sys.executable, "-m", "tests.extauthz.measure_memory", str(args.keys)],
+        [sys.executable, "-m", "tests.extauthz.measure_memory", "--keys", str(args.keys)],
         capture_output=True,
         text=True,
         check=False,
