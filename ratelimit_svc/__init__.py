@@ -1,1 +1,1 @@
-"""Tollgate's rate-limit sidecar (envoy.service.ratelimit.v3): built with the rate-limiting issue."""
+"""Tollgate's rate-limit sidecar (envoy.service.ratelimit.v3); built by the rate-limit issue."""
