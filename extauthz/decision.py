@@ -5,7 +5,6 @@ Every answer is prebuilt bytes; the key is never logged nor echoed.
 """
 
 import hmac
-import zlib
 from collections.abc import Mapping
 from typing import Final
 
@@ -28,7 +27,6 @@ UNAVAILABLE: Final = _DENIED[problems.UNAVAILABLE.slug]
 
 _unpack_tail = CREDENTIAL_TAIL.unpack_from
 _compare = hmac.compare_digest
-_crc32 = zlib.crc32
 
 
 def bearer_token(value: str) -> str | None:
@@ -67,23 +65,23 @@ def decide(  # noqa: PLR0911, PLR0912
     # Real keys are ASCII; anything else cannot match, and must not reach .encode().
     if key_id is None or not presented.isascii():
         return INVALID
-    shards = snapshot.credential_shards
-    stored = shards[_crc32(key_id.encode()) % len(shards)].get(key_id)
+    stored = snapshot.credential(key_id)
     if stored is None or not _compare(stored[:HASH_LENGTH], hash_key(presented)):
         return INVALID
     application_id, expires_at, revoked_at = _unpack_tail(stored, HASH_LENGTH)
-    if revoked_at:
+    # A revocation may be scheduled: rotation keeps the old key working until then.
+    if revoked_at and now >= revoked_at:
         return REVOKED
     if expires_at and now >= expires_at:
         return EXPIRED
-
-    lifecycle = context_extensions.get("lifecycle")
-    if lifecycle == "retired":
-        return RETIRED
     application = snapshot.application(application_id)
     if application is None:
         # The key's application is gone (deleted, or not streamed yet): the key is unusable.
         return INVALID
+
+    lifecycle = context_extensions.get("lifecycle")
+    if lifecycle == "retired":
+        return RETIRED
     # A draft is visible to its owner only; to anyone else it does not exist.
     if lifecycle == "draft" and application.organization_id != context_extensions.get("owner"):
         return UNKNOWN_API

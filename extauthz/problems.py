@@ -77,10 +77,10 @@ VERSION_RETIRED: Final = Problem(
 )
 # Only reached if Check is called before the sidecar has received any credentials.
 UNAVAILABLE: Final = Problem(
-    "unavailable",
+    "authorization-unavailable",
     503,
-    "Service unavailable",
-    "The gateway is starting up. Retry shortly.",
+    "Authorization unavailable",
+    "The gateway's authorization service has no credentials yet; the request was not sent.",
 )
 
 CATALOGUE: Final = (

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 from mgmt.database_url import database_from_url
 
@@ -79,7 +80,10 @@ LOGGING = {
 
 # --- Tollgate ---------------------------------------------------------------
 # Shared secret between mgmt and xds_server for the /internal/xds/ endpoints.
+# `make run` generates a random one per install (var/internal_token).
 TOLLGATE_INTERNAL_TOKEN = os.environ.get("TOLLGATE_INTERNAL_TOKEN", "tollgate-dev-internal-token")
+if len(TOLLGATE_INTERNAL_TOKEN) < 16:
+    raise ImproperlyConfigured("TOLLGATE_INTERNAL_TOKEN must be at least 16 characters")
 # Where Envoy's gateway listener binds (compiled into the LDS listener).
 TOLLGATE_GATEWAY_ADDRESS = os.environ.get("TOLLGATE_GATEWAY_ADDRESS", "127.0.0.1")
 TOLLGATE_GATEWAY_PORT = int(os.environ.get("TOLLGATE_GATEWAY_PORT", "10000"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xds_server.cache import DEFAULT_GROUP, SnapshotCache
-from xds_server.errors import InvalidSnapshot, SourceUnavailable
+from xds_server.errors import InconsistentSnapshot, InvalidSnapshot, SourceUnavailable
 from xds_server.snapshot import Snapshot
 
 SNAPSHOT_PATH = "/internal/xds/snapshot"
@@ -141,17 +141,13 @@ class MgmtSnapshotSource:
             return None
         if self.current is not None and snap.version == self.current.version:
             return None
-        errors = snap.consistency_errors()
-        if errors:
+        try:
+            self._cache.set_snapshot(self._group, snap)  # checks consistency, once
+        except InconsistentSnapshot as exc:
             if snap.version != self._refused:
-                log.error(
-                    "not serving snapshot %r, it is inconsistent: %s",
-                    snap.version,
-                    "; ".join(errors),
-                )
+                log.error("not serving it: %s", exc)
                 self._refused = snap.version
             return None
-        self._cache.set_snapshot(self._group, snap)
         self.current = snap
         log.info("serving snapshot %r", snap.version)
         try:

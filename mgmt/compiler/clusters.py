@@ -9,7 +9,7 @@ from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
 from mgmt.compiler.durations import ms, u32
 from mgmt.compiler.inputs import UpstreamRow
 
-_ADS = config_source_pb2.ConfigSource(
+ADS_CONFIG_SOURCE = config_source_pb2.ConfigSource(
     ads=config_source_pb2.AggregatedConfigSource(),
     resource_api_version=config_source_pb2.ApiVersion.V3,
 )
@@ -58,7 +58,7 @@ def cluster(upstream: UpstreamRow) -> cluster_pb2.Cluster:
     )
     if uses_eds(upstream):
         c.type = cluster_pb2.Cluster.EDS
-        c.eds_cluster_config.eds_config.CopyFrom(_ADS)
+        c.eds_cluster_config.eds_config.CopyFrom(ADS_CONFIG_SOURCE)
     else:
         c.type = cluster_pb2.Cluster.STRICT_DNS
         c.load_assignment.CopyFrom(load_assignment(upstream))

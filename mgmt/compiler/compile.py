@@ -37,7 +37,7 @@ def _resource(name: str, message: Message) -> snapshot_pb2.Resource:
     return snapshot_pb2.Resource(name=name, body=body)
 
 
-def _resource_set(
+def resource_set(
     type_url: str, resources: Iterable[snapshot_pb2.Resource]
 ) -> snapshot_pb2.ResourceSet:
     ordered = sorted(resources, key=lambda r: r.name)
@@ -67,11 +67,11 @@ def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0)
 
     upstreams = sorted(rows.upstreams, key=lambda u: u.name)
     sets = [
-        _resource_set(
+        resource_set(
             type_urls.CLUSTER,
             (_resource(clusters.cluster_name(u), clusters.cluster(u)) for u in upstreams),
         ),
-        _resource_set(
+        resource_set(
             type_urls.ENDPOINT,
             (
                 _resource(clusters.cluster_name(u), clusters.load_assignment(u))
@@ -79,20 +79,20 @@ def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0)
                 if clusters.uses_eds(u)
             ),
         ),
-        _resource_set(type_urls.LISTENER, [_resource("gateway", listener(gateway))]),
-        _resource_set(type_urls.ROUTE, [_resource("gateway_routes", route_configuration(rows))]),
-        _resource_set(
+        resource_set(type_urls.LISTENER, [_resource("gateway", listener(gateway))]),
+        resource_set(type_urls.ROUTE, [_resource("gateway_routes", route_configuration(rows))]),
+        resource_set(
             type_urls.CREDENTIAL_SHARD,
             (_resource(s.name, s) for s in sidecar_resources.credential_shards(rows)),
         ),
-        _resource_set(
+        resource_set(
             type_urls.APPLICATION_SHARD,
             (_resource(s.name, s) for s in sidecar_resources.application_shards(rows)),
         ),
-        _resource_set(
+        resource_set(
             type_urls.PLAN, (_resource(p.name, p) for p in sidecar_resources.plans(rows))
         ),
-        _resource_set(
+        resource_set(
             type_urls.API_POLICY,
             (_resource(p.name, p) for p in sidecar_resources.api_policies(rows)),
         ),

@@ -20,6 +20,7 @@ from envoy.type.v3 import http_status_pb2
 from google.protobuf import any_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
+from mgmt.compiler.clusters import ADS_CONFIG_SOURCE
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import GatewaySettings
 from mgmt.compiler.problems import ENVOY_PROBLEMS, problem_json
@@ -28,10 +29,6 @@ LISTENER_NAME = "gateway"
 ROUTE_CONFIG_NAME = "gateway_routes"
 EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz"
 
-_ADS = config_source_pb2.ConfigSource(
-    ads=config_source_pb2.AggregatedConfigSource(),
-    resource_api_version=config_source_pb2.ApiVersion.V3,
-)
 # Only the headers that can carry a credential travel to ext_authz: less to serialize per call.
 _CREDENTIAL_HEADERS = ("x-api-key", "authorization")
 
@@ -104,7 +101,7 @@ def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
     manager = hcm_pb2.HttpConnectionManager(
         stat_prefix="gateway",
         codec_type=hcm_pb2.HttpConnectionManager.AUTO,
-        rds=hcm_pb2.Rds(config_source=_ADS, route_config_name=ROUTE_CONFIG_NAME),
+        rds=hcm_pb2.Rds(config_source=ADS_CONFIG_SOURCE, route_config_name=ROUTE_CONFIG_NAME),
         http_filters=[
             ext_authz_filter(gateway),
             hcm_pb2.HttpFilter(

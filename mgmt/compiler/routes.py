@@ -18,6 +18,7 @@ from mgmt.compiler.clusters import cluster_name
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import ApiRow, ApiVersionRow, RouteRow, Rows, UpstreamRow
 from mgmt.compiler.listener import EXT_AUTHZ_FILTER, ROUTE_CONFIG_NAME
+from mgmt.compiler.re2_check import strip_anchors
 
 ANY_HOST = "*"
 
@@ -27,14 +28,18 @@ def full_prefix(api: ApiRow, version: ApiVersionRow) -> str:
     return api.base_path.rstrip("/") + version.path_prefix.rstrip("/")
 
 
+def full_regex(prefix: str, pattern: str) -> str:
+    """The owner's pattern, grouped, after the literal prefix: `a|b` must not escape the API."""
+    return re.escape(prefix) + "(?:" + strip_anchors(pattern) + ")"
+
+
 def route_match(api: ApiRow, version: ApiVersionRow, route: RouteRow) -> rc_pb2.RouteMatch:
     prefix = full_prefix(api, version)
     match = rc_pb2.RouteMatch()
     if route.match_type == "exact":
         match.path = prefix + route.path
     elif route.match_type == "regex":
-        pattern = route.path.removeprefix("^").removesuffix("$")
-        match.safe_regex.CopyFrom(regex_pb2.RegexMatcher(regex=re.escape(prefix) + pattern))
+        match.safe_regex.CopyFrom(regex_pb2.RegexMatcher(regex=full_regex(prefix, route.path)))
     else:
         path = (prefix + route.path).rstrip("/")
         # A path-separated prefix matches /a and /a/..., never /ab.
@@ -83,9 +88,12 @@ def envoy_route(
     )
 
 
-def _specificity(api: ApiRow, version: ApiVersionRow, route: RouteRow) -> tuple[int, int, int, int]:
-    """Longer API prefixes first; within an API, the owner's order."""
-    return (-len(full_prefix(api, version)), 0 if api.hostnames else 1, route.position, route.id)
+def _specificity(
+    api: ApiRow, version: ApiVersionRow, route: RouteRow
+) -> tuple[int, int, int, int, int]:
+    """A host's own APIs before the hostless ones, then longer prefixes, then the owner's order."""
+    hostless = 0 if api.hostnames else 1
+    return (hostless, -len(full_prefix(api, version)), api.id, route.position, route.id)
 
 
 def route_configuration(rows: Rows) -> route_pb2.RouteConfiguration:

@@ -3,6 +3,7 @@
 from collections import Counter
 
 from mgmt.compiler.inputs import Rows
+from mgmt.compiler.re2_check import re2_error, strip_anchors
 
 _LIFECYCLES = frozenset({"draft", "published", "deprecated", "retired"})
 _MATCH_TYPES = frozenset({"prefix", "exact", "regex"})
@@ -75,6 +76,8 @@ def _route_errors(rows: Rows) -> list[str]:
             errors.append(f"{where} points at an upstream that does not exist")
         if r.match_type not in _MATCH_TYPES:
             errors.append(f"{where} has an unknown match type {r.match_type!r}")
-        elif r.match_type != "regex" and not r.path.startswith("/"):
+        elif not strip_anchors(r.path).startswith("/"):
             errors.append(f"{where} must start with '/'")
+        elif r.match_type == "regex" and (problem := re2_error(r.path)):
+            errors.append(f"{where} is not a regular expression Envoy accepts (RE2): {problem}")
     return errors

@@ -3,9 +3,11 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -168,6 +170,12 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     )
     actions = ("revoke",)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        # A key never moves to another application (or tenant) once issued.
+        if obj is not None:
+            return ("application", *self.readonly_fields)
+        return self.readonly_fields
+
     def save_model(
         self, request: HttpRequest, obj: ApiKey, form: ModelForm[ApiKey], change: bool
     ) -> None:
@@ -179,14 +187,32 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         )
         obj.pk = issued.api_key.pk
         obj.key_id = issued.api_key.key_id
-        # The only time the secret is ever shown.
-        messages.warning(request, f"Copy this key now, it will not be shown again: {issued.secret}")
+        # Rendered straight into this response: never in a message cookie or the session.
+        request.tollgate_issued_secret = issued.secret  # type: ignore[attr-defined]
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        secret = getattr(request, "tollgate_issued_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "api_key": obj,
+            "secret": secret,
+            "opts": self.model._meta,
+            "title": "API key issued",
+        }
+        response = TemplateResponse(request, "admin/gateway/apikey/issued.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.action(description="Revoke the selected keys now")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         now = timezone.now()
-        for api_key in queryset.filter(revoked_at__isnull=True):
-            services.revoke_api_key(api_key=api_key, at=now)
+        with transaction.atomic():  # one commit, one snapshot, however many keys
+            for api_key in queryset.filter(revoked_at__isnull=True):
+                services.revoke_api_key(api_key=api_key, at=now)
         messages.success(request, "Revoked; the gateway refuses them within seconds.")
 
 

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from mgmt.gateway import selectors, services
 
 _MAX_EVENTS = 10_000
+_MAX_ERROR_CHARS = 10_000
 
 
 def _authorized(request: HttpRequest) -> bool:
@@ -55,7 +56,7 @@ def _parse_event(raw: Any) -> services.XdsEvent:
         node_cluster=str(raw.get("node_cluster", ""))[:200],
         type_url=str(raw.get("type_url", ""))[:200],
         version=str(raw.get("version", ""))[:64],
-        error=str(raw.get("error") or ""),
+        error=str(raw.get("error") or "")[:_MAX_ERROR_CHARS],
         at=datetime.fromtimestamp(float(raw.get("at", 0)), tz=UTC),
     )
 
@@ -71,7 +72,7 @@ def xds_events(request: HttpRequest) -> HttpResponse:
         if not isinstance(raw_events, list) or len(raw_events) > _MAX_EVENTS:
             raise ValueError(f"events must be a list of at most {_MAX_EVENTS}")
         events = [_parse_event(raw) for raw in raw_events]
-    except (ValueError, KeyError, TypeError, OverflowError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
         return _problem(400, "Bad events", str(exc))
     services.record_xds_events(events=events)
     return HttpResponse(status=204)

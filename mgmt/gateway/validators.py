@@ -5,6 +5,7 @@ import re
 from django.core.exceptions import ValidationError
 
 from mgmt.compiler.clusters import is_ip_address
+from mgmt.compiler.re2_check import re2_error, strip_anchors
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
@@ -41,6 +42,8 @@ def validate_hostnames(raw: str) -> None:
 
 def validate_endpoint_host(host: str) -> None:
     """An IP address (served over EDS) or a DNS name (the cluster then resolves it)."""
+    if host.startswith("*."):
+        raise ValidationError("an endpoint is one host: a wildcard never resolves")
     if not is_ip_address(host):
         validate_hostname(host)
 
@@ -70,13 +73,9 @@ def validate_methods(raw: str) -> None:
 
 
 def validate_re2(pattern: str) -> None:
-    """Envoy matches with RE2: refuse what RE2 would refuse (look-around, back-references)."""
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValidationError(f"invalid regular expression: {exc}") from exc
-    if re.search(r"\(\?<?[=!]|\\[1-9]|\(\?P=|\(\?>|\(\?#", pattern):
-        raise ValidationError(
-            "Envoy's RE2 does not support look-ahead, look-behind, back-references, "
-            "atomic groups or inline comments"
-        )
+    """Envoy matches with RE2: refuse what RE2 refuses, with RE2's own words."""
+    if not strip_anchors(pattern).startswith("/"):
+        raise ValidationError("a path pattern starts with '/'")
+    problem = re2_error(pattern)
+    if problem:
+        raise ValidationError(f"Envoy's RE2 refuses this pattern: {problem}")

@@ -113,6 +113,12 @@ def main() -> None:
         "--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", "32"))
     )
     parser.add_argument(
+        "--envoy-concurrency",
+        type=int,
+        default=int(os.environ.get("BENCH_ENVOY_CONCURRENCY", "1")),
+        help="worker threads of both gateway Envoys (the upstream Envoy keeps 1)",
+    )
+    parser.add_argument(
         "--keys", type=int, default=1_000_000, help="keys loaded into ext_authz for the memory row"
     )
     args = parser.parse_args()
@@ -138,7 +144,7 @@ def main() -> None:
             bare_gateway_config(bare_port, bare_admin, upstream_port),
             run_dir=run_dir,
             admin=bare_admin,
-            concurrency=1,
+            concurrency=args.envoy_concurrency,
         )
         _wait_200(f"http://127.0.0.1:{bare_port}/bench/x", {})
         results["bare Envoy -> upstream"] = run_wrk(
@@ -162,7 +168,7 @@ def main() -> None:
             snapshot_file=snapshot_file,
         )
         extauthz = start_extauthz(group, ports)
-        start_envoy(group, ports, run_dir / "envoy", concurrency=1)
+        start_envoy(group, ports, run_dir / "envoy", concurrency=args.envoy_concurrency)
         url = f"http://127.0.0.1:{ports.gateway}/bench/x"
         _wait_200(url, {"x-api-key": secret})
         results["Envoy -> Tollgate ext_authz -> upstream"] = run_wrk(
@@ -182,7 +188,8 @@ def main() -> None:
 
     base = results["bare Envoy -> upstream"].rps
     cores = os.cpu_count()
-    print(f"\nwrk -c {args.connections} -d {args.seconds}s, Envoy --concurrency 1, {cores} cores\n")
+    load = f"wrk -c {args.connections} -d {args.seconds}s"
+    print(f"\n{load}, Envoy --concurrency {args.envoy_concurrency}, {cores} cores\n")
     header = ("path", "req/s", "p50 ms", "p99 ms", "vs bare", "non-2xx")
     print("| {:<42} | {:>9} | {:>7} | {:>7} | {:>7} | {:>7} |".format(*header))
     print(f"|{'-' * 44}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 9}|")

@@ -75,6 +75,7 @@ class World:
         self.add_key("revoked", self.partner.id, revoked_at=int(NOW) - 60)
         self.add_key("expired", self.partner.id, expires_at=int(NOW) - 1)
         self.add_key("expiring_later", self.partner.id, expires_at=int(NOW) + 3600)
+        self.add_key("rotating_out", self.partner.id, revoked_at=int(NOW) + 3600)
         self.add_key("orphan", 999)
 
     def add_key(self, name: str, application_id: int, **fields: int) -> IssuedKey:

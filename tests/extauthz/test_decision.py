@@ -127,6 +127,14 @@ def test_known_key_id_with_wrong_secret_gets_401_invalid_credentials(
     assert_problem(check(store, {"x-api-key": forged}), 401, "invalid-credentials")
 
 
+def test_key_revoked_in_the_future_works_until_then(store: Store, world: World) -> None:
+    """Rotation with an overlap: the old key's revocation is scheduled, not immediate."""
+    before = decide({"x-api-key": world.secret("rotating_out")}, route(), store, NOW)
+    after = decide({"x-api-key": world.secret("rotating_out")}, route(), store, NOW + 3600)
+    assert external_auth_pb2.CheckResponse.FromString(before).status.code == 0
+    assert_problem(external_auth_pb2.CheckResponse.FromString(after), 401, "revoked-credentials")
+
+
 def test_revoked_key_gets_401_revoked_credentials(store: Store, world: World) -> None:
     response = check(store, {"x-api-key": world.secret("revoked")})
     assert_problem(response, 401, "revoked-credentials")

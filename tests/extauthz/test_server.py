@@ -1,5 +1,6 @@
 """The Check server over a real loopback gRPC channel."""
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,13 +46,14 @@ def health_status(channel: grpc.Channel, service: str) -> int:
     return status
 
 
-def test_check_is_unavailable_and_health_not_serving_before_the_first_snapshot(
+def test_check_fails_closed_with_503_and_health_not_serving_before_the_first_snapshot(
     channel: grpc.Channel,
 ) -> None:
     stub = external_auth_pb2_grpc.AuthorizationStub(channel)
-    with pytest.raises(grpc.RpcError) as caught:
-        stub.Check(check_request({}, route()), timeout=5)
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    response = stub.Check(check_request({}, route()), timeout=5)
+    assert response.denied_response.status.code == 503
+    problem = json.loads(response.denied_response.body)
+    assert problem["type"] == "https://tollgate.dev/problems/authorization-unavailable"
     for service in ("", SERVICE_NAME):
         assert health_status(channel, service) == health_pb2.HealthCheckResponse.NOT_SERVING
 

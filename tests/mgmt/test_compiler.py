@@ -4,12 +4,15 @@ import dataclasses
 import random
 
 import pytest
+import re2
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
 
 from mgmt.compiler.compile import compile_snapshot
-from mgmt.compiler.inputs import GatewaySettings, RouteRow, UpstreamRow
+from mgmt.compiler.inputs import ApiRow, ApiVersionRow, GatewaySettings, RouteRow, UpstreamRow
+from mgmt.compiler.re2_check import strip_anchors
+from mgmt.compiler.routes import route_match
 from protos.tollgate.v1 import resources_pb2
 from tests.mgmt.compiler_rows import demo_rows, random_rows
 from xds_server import type_urls
@@ -111,12 +114,45 @@ def test_routes_carry_their_identity_to_ext_authz():
     }
 
 
-def test_an_api_with_no_hostname_answers_on_every_host_after_host_specific_apis():
-    rows = random_rows(random.Random(3))
+def _routes_by_host(rows):  # type: ignore[no-untyped-def]
     snap = compile_snapshot(rows, GATEWAY).snapshot
     config = _unpack(_set(snap, type_urls.ROUTE).resources[0], route_pb2.RouteConfiguration)
-    domains = [vh.domains[0] for vh in config.virtual_hosts]
-    assert "*" in domains and len(domains) == len(set(domains))
+    return {vh.domains[0]: [r.name for r in vh.routes] for vh in config.virtual_hosts}
+
+
+def test_a_hosts_own_apis_match_before_hostless_ones_even_with_shorter_prefixes():
+    rows = demo_rows()  # the demo API: no hostname, base path /demo, route 1
+    shop = ApiRow(2, "shop", "Shop", organization_id=1, product_id=1, hostnames=("x.com",))
+    rows = dataclasses.replace(
+        rows,
+        apis=(*rows.apis, shop),
+        versions=(*rows.versions, ApiVersionRow(2, 2, "v1")),
+        routes=(*rows.routes, RouteRow(2, 2, 1, path="/demo/cart")),
+    )
+    by_host = _routes_by_host(rows)
+    assert by_host["x.com"] == ["route.2", "route.1"]
+    assert by_host["*"] == ["route.1"]
+
+
+def test_regex_alternation_stays_inside_its_api_prefix():
+    api = dataclasses.replace(demo_rows().apis[0], base_path="/shop")
+    version = ApiVersionRow(1, 1, "v1", path_prefix="/v1")
+    route = RouteRow(1, 1, 1, match_type="regex", path="^/items|/orders$")
+    regex = route_match(api, version, route).safe_regex.regex
+    assert regex == r"/shop/v1(?:/items|/orders)"
+    assert re2.fullmatch(regex, "/shop/v1/orders")
+    assert not re2.fullmatch(regex, "/orders")
+
+
+def test_escaped_dollar_is_kept_and_a_pattern_envoy_refuses_is_refused_here():
+    assert strip_anchors(r"/price\$") == r"/price\$"
+    assert strip_anchors(r"/price$") == "/price"
+    rows = dataclasses.replace(
+        demo_rows(), routes=(RouteRow(1, 1, 1, match_type="regex", path="/(?=admin).*"),)
+    )
+    compiled = compile_snapshot(rows, GATEWAY)
+    assert compiled.snapshot is None
+    assert any("RE2" in e and "(?=" in e for e in compiled.errors), compiled.errors
 
 
 def test_active_subscriptions_become_grants_for_every_api_of_the_product():

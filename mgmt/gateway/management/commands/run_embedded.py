@@ -1,6 +1,7 @@
 """`make run`: migrate, seed the demo, start every Tollgate process, stop them all on Ctrl-C."""
 
 import os
+import secrets
 import signal
 import sys
 import time
@@ -17,6 +18,17 @@ from mgmt.embedded.demo_data import seed_demo
 from mgmt.embedded.processes import ProcessGroup, wait_for_port
 from mgmt.embedded.stack import LOOPBACK, StackPorts, start_envoy, start_extauthz, start_xds_server
 from mgmt.gateway.publishing import publish_snapshot
+
+
+def _install_token(path: Path) -> str:
+    """A random internal token kept for this install (0600), so no default secret is in use."""
+    if path.exists():
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
 
 
 def _port(name: str, default: int) -> int:
@@ -37,6 +49,10 @@ class Command(BaseCommand):
             extauthz=_port("TOLLGATE_EXTAUTHZ_PORT", 18001),
             envoy_admin=_port("TOLLGATE_ENVOY_ADMIN_PORT", 9901),
         )
+        # Children inherit it: Django serves the snapshot with it, xds_server presents it.
+        token = os.environ.get("TOLLGATE_INTERNAL_TOKEN")
+        token = token or _install_token(var_dir / "internal_token")
+        os.environ["TOLLGATE_INTERNAL_TOKEN"] = token
         call_command("migrate", verbosity=0, interactive=False)
         demo = seed_demo(
             upstream_port=upstream_port,
@@ -68,7 +84,7 @@ class Command(BaseCommand):
                 ports,
                 state_dir=var_dir / "xds",
                 mgmt_url=f"http://{LOOPBACK}:{mgmt_port}",
-                internal_token=settings.TOLLGATE_INTERNAL_TOKEN,
+                internal_token=token,
             )
             start_extauthz(group, ports)
             start_envoy(group, ports, var_dir / "envoy")
