@@ -25,5 +25,9 @@ class InconsistentSnapshot(InvalidSnapshot):
         super().__init__(f"snapshot {version!r} is inconsistent: " + "; ".join(self.errors))
 
 
+class EventsRefused(XdsError):
+    """mgmt refused a batch of events for good (a 4xx other than auth): it is dropped."""
+
+
 class SourceUnavailable(XdsError):
     """mgmt could not be reached, or answered something other than a snapshot."""

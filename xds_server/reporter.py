@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import asdict
 
 from xds_server.cache import XdsEvent
-from xds_server.errors import SourceUnavailable
+from xds_server.errors import EventsRefused, SourceUnavailable
 
 EVENTS_PATH = "/internal/xds/events"
 
@@ -32,11 +32,17 @@ def _post(url: str, token: str, body: bytes, timeout: float) -> None:
         with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
             status = resp.status
     except urllib.error.HTTPError as exc:
+        if exc.code in _NEVER_ACCEPTED:
+            raise EventsRefused(f"mgmt refused a batch of events: HTTP {exc.code}") from exc
         raise SourceUnavailable(f"mgmt answered HTTP {exc.code} to {EVENTS_PATH}") from exc
     except (OSError, TimeoutError) as exc:
         raise SourceUnavailable(f"mgmt unreachable: {exc}") from exc
     if status not in (200, 202, 204):
         raise SourceUnavailable(f"mgmt answered HTTP {status} to {EVENTS_PATH}")
+
+
+# Answers that sending the same batch again cannot change (401/403 can: a token fix).
+_NEVER_ACCEPTED = frozenset({400, 404, 405, 413, 415, 422})
 
 
 class EventReporter:
@@ -84,6 +90,10 @@ class EventReporter:
             body = json.dumps({"events": [asdict(e) for e in batch]}).encode()
             try:
                 await asyncio.to_thread(_post, self._url, self._token, body, self._timeout)
+            except EventsRefused as exc:
+                # Resending would loop forever and hold back every event behind it.
+                log.error("%s; dropping those %d events", exc, len(batch))
+                continue
             except SourceUnavailable as exc:
                 self._requeue(batch)
                 if self._outage is None:

@@ -89,9 +89,7 @@ def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0)
             type_urls.APPLICATION_SHARD,
             (_resource(s.name, s) for s in sidecar_resources.application_shards(rows)),
         ),
-        resource_set(
-            type_urls.PLAN, (_resource(p.name, p) for p in sidecar_resources.plans(rows))
-        ),
+        resource_set(type_urls.PLAN, (_resource(p.name, p) for p in sidecar_resources.plans(rows))),
         resource_set(
             type_urls.API_POLICY,
             (_resource(p.name, p) for p in sidecar_resources.api_policies(rows)),

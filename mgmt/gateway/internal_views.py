@@ -47,16 +47,23 @@ def latest_snapshot(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _text(raw: dict[str, Any], field: str, limit: int) -> str:
+    value = str(raw.get(field) or "")
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL
+        raise ValueError(f"{field} must not contain NUL characters")
+    return value[:limit]
+
+
 def _parse_event(raw: Any) -> services.XdsEvent:
     if not isinstance(raw, dict) or raw.get("kind") not in {"ack", "nack"}:
         raise ValueError("each event needs kind 'ack' or 'nack'")
     return services.XdsEvent(
         kind=raw["kind"],
-        node_id=str(raw.get("node_id", ""))[:200],
-        node_cluster=str(raw.get("node_cluster", ""))[:200],
-        type_url=str(raw.get("type_url", ""))[:200],
-        version=str(raw.get("version", ""))[:64],
-        error=str(raw.get("error") or "")[:_MAX_ERROR_CHARS],
+        node_id=_text(raw, "node_id", 200),
+        node_cluster=_text(raw, "node_cluster", 200),
+        type_url=_text(raw, "type_url", 200),
+        version=_text(raw, "version", 64),
+        error=_text(raw, "error", _MAX_ERROR_CHARS),
         at=datetime.fromtimestamp(float(raw.get("at", 0)), tz=UTC),
     )
 

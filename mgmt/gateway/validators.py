@@ -24,7 +24,7 @@ def validate_hostname(host: str) -> None:
     """A DNS name, optionally with a leading `*.` wildcard, as Envoy's virtual host domains take."""
     name = host[2:] if host.startswith("*.") else host
     labels = name.split(".")
-    if len(name) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
         raise ValidationError(
             f"{host!r} is not a valid hostname (lower-case DNS name, e.g. api.example.com)"
         )
@@ -49,7 +49,7 @@ def validate_endpoint_host(host: str) -> None:
 
 
 def validate_path(path: str) -> None:
-    if not _PATH.match(path):
+    if not _PATH.fullmatch(path):
         raise ValidationError(f"{path!r} must start with '/' and hold only URL path characters")
     if "//" in path or "/../" in path or path.endswith("/.."):
         raise ValidationError(f"{path!r} must not contain '//' or '..' segments")
@@ -62,7 +62,7 @@ def validate_base_path(path: str) -> None:
 
 
 def validate_slug(value: str) -> None:
-    if not _SLUG.match(value):
+    if not _SLUG.fullmatch(value):
         raise ValidationError(f"{value!r} must be lower-case letters, digits and '-' (max 63)")
 
 

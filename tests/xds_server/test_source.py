@@ -222,6 +222,18 @@ def test_reporter_keeps_events_while_mgmt_refuses_them(mgmt: FakeMgmt) -> None:
     assert [e["node_id"] for e in mgmt.events] == ["envoy-0"]
 
 
+def test_reporter_drops_a_batch_mgmt_refuses_for_good_and_sends_the_rest(mgmt: FakeMgmt) -> None:
+    reporter = EventReporter(mgmt_url=mgmt.url, token=TOKEN, batch_size=1)
+    mgmt.events_status = 400
+    reporter.submit(_event(0))
+    assert asyncio.run(reporter.flush()) is True
+    assert reporter.pending == 0  # not requeued: resending a 400 would loop forever
+    mgmt.events_status = 204
+    reporter.submit(_event(1))
+    assert asyncio.run(reporter.flush()) is True
+    assert [e["node_id"] for e in mgmt.events] == ["envoy-1"]
+
+
 def test_reporter_buffer_drops_the_oldest_when_full(mgmt: FakeMgmt) -> None:
     reporter = EventReporter(mgmt_url=mgmt.url, token=TOKEN, max_buffer=3)
     for i in range(5):
