@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
@@ -45,8 +45,13 @@ class ProductAdmin(admin.ModelAdmin[Product]):
     search_fields = ("name", "slug")
 
 
+# A URL typed without a scheme means https (Django 6's default, chosen now).
+_URLS_ASSUME_HTTPS: Any = {models.URLField: {"assume_scheme": "https"}}
+
+
 class ApiVersionInline(admin.TabularInline[ApiVersion, Api]):
     model = ApiVersion
+    formfield_overrides = _URLS_ASSUME_HTTPS
     fk_name = "api"
     extra = 0
     fields = ("version", "path_prefix", "lifecycle", "sunset_at", "successor")
@@ -71,6 +76,7 @@ class RouteInline(admin.TabularInline[Route, ApiVersion]):
 
 @admin.register(ApiVersion)
 class ApiVersionAdmin(admin.ModelAdmin[ApiVersion]):
+    formfield_overrides = _URLS_ASSUME_HTTPS
     list_display = ("api", "version", "lifecycle", "sunset_at", "successor")
     list_select_related = ("api", "successor__api")
     list_filter = ("lifecycle", "api")
