@@ -23,7 +23,7 @@ from google.protobuf.message import Message
 from mgmt.compiler.clusters import ADS_CONFIG_SOURCE
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import GatewaySettings
-from mgmt.compiler.problems import ENVOY_PROBLEMS, problem_json
+from mgmt.compiler.problems import ENVOY_PROBLEMS, PROBLEM_CONTENT_TYPE
 
 LISTENER_NAME = "gateway"
 ROUTE_CONFIG_NAME = "gateway_routes"
@@ -59,7 +59,8 @@ def ext_authz_filter(gateway: GatewaySettings) -> hcm_pb2.HttpFilter:
 
 def _local_reply_config() -> hcm_pb2.LocalReplyConfig:
     mappers = []
-    for flags, status, slug, title, detail in ENVOY_PROBLEMS:
+    for flags, problem in ENVOY_PROBLEMS:
+        status = problem.status
         mappers.append(
             hcm_pb2.ResponseMapper(
                 # Flag and status together: UAEX marks every ext_authz denial too, and
@@ -87,10 +88,8 @@ def _local_reply_config() -> hcm_pb2.LocalReplyConfig:
                 ),
                 status_code=wrappers_pb2.UInt32Value(value=status),
                 body_format_override=substitution_format_string_pb2.SubstitutionFormatString(
-                    text_format_source=base_pb2.DataSource(
-                        inline_string=problem_json(slug, status, title, detail)
-                    ),
-                    content_type="application/problem+json",
+                    text_format_source=base_pb2.DataSource(inline_string=problem.body.decode()),
+                    content_type=PROBLEM_CONTENT_TYPE,
                 ),
             )
         )

@@ -1,39 +1,28 @@
-"""Problem bodies (RFC 9457) for the replies Envoy itself generates, mapped by response flag."""
+"""Problem bodies (RFC 9457) for the replies Envoy generates itself, mapped by response flag.
 
-import json
+One catalogue for the whole gateway: the sidecar's problems (extauthz.problems) where Envoy
+answers the same situation, and the upstream failures only Envoy sees.
+"""
 
-PROBLEM_BASE = "https://tollgate.dev/problems/"
+from typing import Final
 
+from extauthz.problems import CONTENT_TYPE, UNAVAILABLE, UNKNOWN_API, Problem
 
-def problem_json(slug: str, status: int, title: str, detail: str) -> str:
-    return json.dumps(
-        {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail},
-        separators=(",", ":"),
-    )
-
-
-# (response flags, status, slug, title, detail); Envoy's own local replies.
-ENVOY_PROBLEMS: tuple[tuple[tuple[str, ...], int, str, str, str], ...] = (
-    (
-        ("UAEX",),
-        503,
-        "authorization-unavailable",
-        "Authorization unavailable",
-        "The gateway could not reach its authorization service; the request was not sent.",
-    ),
-    (("NR",), 404, "unknown-api", "Unknown API", "No API is served at this address."),
-    (
-        ("UH", "UF", "URX"),
-        503,
-        "upstream-unavailable",
-        "Upstream unavailable",
-        "The service behind this API has no healthy endpoint or refused the connection.",
-    ),
-    (
-        ("UT",),
-        504,
-        "upstream-timeout",
-        "Upstream timeout",
-        "The service behind this API timed out.",
-    ),
+UPSTREAM_UNAVAILABLE: Final = Problem(
+    "upstream-unavailable",
+    503,
+    "Upstream unavailable",
+    "The service behind this API has no healthy endpoint or refused the connection.",
 )
+UPSTREAM_TIMEOUT: Final = Problem(
+    "upstream-timeout", 504, "Upstream timeout", "The service behind this API timed out."
+)
+
+# Envoy response flags -> the problem Envoy answers with.
+ENVOY_PROBLEMS: Final[tuple[tuple[tuple[str, ...], Problem], ...]] = (
+    (("UAEX",), UNAVAILABLE),  # ext_authz unreachable or failing: status_on_error 503
+    (("NR",), UNKNOWN_API),  # no route matched
+    (("UH", "UF", "URX"), UPSTREAM_UNAVAILABLE),
+    (("UT",), UPSTREAM_TIMEOUT),
+)
+PROBLEM_CONTENT_TYPE: Final = CONTENT_TYPE
