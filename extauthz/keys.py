@@ -8,6 +8,7 @@ so a fast hash is enough (no password KDF is needed for a random secret).
 import base64
 import hashlib
 import secrets
+import zlib
 from typing import Final, NamedTuple
 
 PREFIX: Final = "tg_"
@@ -34,6 +35,11 @@ def issue_key() -> IssuedKey:
 
 def hash_key(presented: str) -> bytes:
     return hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+
+
+def shard_of(key_id: str, shard_count: int) -> int:
+    """The credential shard a key id lives in: mgmt places it there, ext_authz looks there."""
+    return zlib.crc32(key_id.encode()) % shard_count
 
 
 def key_id_of(presented: str) -> str | None:

@@ -8,7 +8,6 @@ shard whose serialized bytes are unchanged since the last update is reused as is
 import hashlib
 import struct
 import threading
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
@@ -16,6 +15,7 @@ from typing import Final, Generic, TypeVar
 from google.protobuf.message import DecodeError
 
 from extauthz.errors import StoreError
+from extauthz.keys import shard_of
 from protos.tollgate.v1 import resources_pb2
 
 # A credential is stored as one bytes object: SHA-256 of the key, then
@@ -79,7 +79,7 @@ class Snapshot:
 
     def credential(self, key_id: str) -> bytes | None:
         shards = self.credential_shards
-        return shards[zlib.crc32(key_id.encode()) % len(shards)].get(key_id)
+        return shards[shard_of(key_id, len(shards))].get(key_id)
 
     def application(self, application_id: int) -> Application | None:
         shards = self.applications.shards
@@ -182,7 +182,6 @@ def _parse_credentials(value: bytes) -> _Shard[str, bytes]:
     name, index, count = message.name, message.index, message.shard_count
     _check_placement("CredentialShard", name, index, count)
     pack = CREDENTIAL_TAIL.pack
-    crc32 = zlib.crc32
     entries: dict[str, bytes] = {}
     for credential in message.credentials:
         key_id = credential.key_id
@@ -190,7 +189,7 @@ def _parse_credentials(value: bytes) -> _Shard[str, bytes]:
         if len(key_hash) != HASH_LENGTH:
             raise StoreError(f"{name}: key {key_id!r} has a {len(key_hash)}-byte hash, not 32")
         # A key in the wrong shard would be silently unknown: refuse the update instead.
-        if crc32(key_id.encode()) % count != index:
+        if shard_of(key_id, count) != index:
             raise StoreError(f"{name}: key {key_id!r} belongs in another shard")
         entries[key_id] = key_hash + pack(
             credential.application_id, credential.expires_at, credential.revoked_at

@@ -89,14 +89,9 @@ class MgmtSnapshotSource:
             data = self.state_file.read_bytes()
         except FileNotFoundError:
             return None
-        try:
-            snap = Snapshot.from_bytes(data)
-            self._cache.set_snapshot(self._group, snap)
-        except InvalidSnapshot as exc:
-            log.warning("ignoring the kept snapshot %s: %s", self.state_file, exc)
-            return None
-        self.current = snap
-        log.info("serving kept snapshot %r from %s", snap.version, self.state_file)
+        snap = serve_file_bytes(self._cache, self._group, data, self.state_file)
+        if snap is not None:
+            self.current = snap
         return snap
 
     async def poll_once(self) -> Snapshot | None:
@@ -157,6 +152,18 @@ class MgmtSnapshotSource:
         return snap
 
 
+def serve_file_bytes(cache: SnapshotCache, group: str, data: bytes, path: Path) -> Snapshot | None:
+    """Set the snapshot read from `path` on the cache; None (logged) if it cannot be served."""
+    try:
+        snap = Snapshot.from_bytes(data)
+        cache.set_snapshot(group, snap)
+    except InvalidSnapshot as exc:
+        log.error("not serving the snapshot in %s: %s", path, exc)
+        return None
+    log.info("serving snapshot %r from %s", snap.version, path)
+    return snap
+
+
 class FileSnapshotSource:
     """Serves a fixed snapshot file, re-read when it changes (benchmarks run without mgmt)."""
 
@@ -206,12 +213,7 @@ class FileSnapshotSource:
         return data
 
     def _apply(self, data: bytes) -> Snapshot | None:
-        try:
-            snap = Snapshot.from_bytes(data)
-            self._cache.set_snapshot(self._group, snap)
-        except InvalidSnapshot as exc:
-            log.error("not serving %s: %s", self.path, exc)
-            return None
-        self.current = snap
-        log.info("serving snapshot %r from %s", snap.version, self.path)
+        snap = serve_file_bytes(self._cache, self._group, data, self.path)
+        if snap is not None:
+            self.current = snap
         return snap

@@ -6,7 +6,6 @@ lifecycle, owner) through per-route context extensions, so a Check never re-matc
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
 from envoy.config.route.v3 import route_pb2
@@ -110,6 +109,7 @@ def route_configuration(rows: Rows) -> route_pb2.RouteConfiguration:
         placed.append((api, version, route))
     placed.sort(key=lambda t: _specificity(*t))
 
+    # Appending in sorted order keeps every host's list sorted.
     by_host: dict[str, list[tuple[ApiRow, ApiVersionRow, RouteRow]]] = defaultdict(list)
     hosts = sorted({h for a in rows.apis for h in a.hostnames} | {ANY_HOST})
     for api, version, route in placed:
@@ -123,15 +123,10 @@ def route_configuration(rows: Rows) -> route_pb2.RouteConfiguration:
             rc_pb2.VirtualHost(
                 name=f"host.{host}",
                 domains=[host],
-                routes=_routes(by_host[host], upstreams),
+                routes=[
+                    envoy_route(a, v, r, upstreams[r.upstream_id]) for a, v, r in by_host[host]
+                ],
             )
             for host in hosts
         ],
     )
-
-
-def _routes(
-    placed: Iterable[tuple[ApiRow, ApiVersionRow, RouteRow]], upstreams: dict[int, UpstreamRow]
-) -> list[rc_pb2.Route]:
-    ordered = sorted(placed, key=lambda t: _specificity(*t))
-    return [envoy_route(api, v, r, upstreams[r.upstream_id]) for api, v, r in ordered]

@@ -1,8 +1,8 @@
 """Tollgate's own resources for the sidecars: credentials, applications, plans, API policies."""
 
-import zlib
 from collections import defaultdict
 
+from extauthz.keys import shard_of
 from mgmt.compiler.inputs import Rows
 from protos.tollgate.v1 import resources_pb2
 
@@ -10,10 +10,6 @@ from protos.tollgate.v1 import resources_pb2
 # and at 1,000,000 keys a shard stays near 4 MB, far below the 64 MiB message cap.
 CREDENTIAL_SHARDS = 16
 APPLICATION_SHARDS = 16
-
-
-def credential_shard_of(key_id: str, shard_count: int = CREDENTIAL_SHARDS) -> int:
-    return zlib.crc32(key_id.encode()) % shard_count
 
 
 def credential_shards(rows: Rows) -> list[resources_pb2.CredentialShard]:
@@ -24,7 +20,7 @@ def credential_shards(rows: Rows) -> list[resources_pb2.CredentialShard]:
         for i in range(CREDENTIAL_SHARDS)
     ]
     for cred in sorted(rows.credentials, key=lambda c: c.key_id):
-        shards[credential_shard_of(cred.key_id)].credentials.append(
+        shards[shard_of(cred.key_id, CREDENTIAL_SHARDS)].credentials.append(
             resources_pb2.Credential(
                 key_id=cred.key_id,
                 key_hash=cred.key_hash,

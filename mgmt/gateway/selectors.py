@@ -27,6 +27,7 @@ from mgmt.gateway.models import (
     Endpoint,
     Plan,
     Route,
+    Snapshot,
     Subscription,
     Upstream,
 )
@@ -139,9 +140,7 @@ def current_rows() -> Rows:
     )
 
 
-def latest_published_snapshot() -> "tuple[str, bytes] | None":
-    from mgmt.gateway.models import Snapshot
-
+def latest_published_snapshot() -> tuple[str, bytes] | None:
     row = (
         Snapshot.objects.filter(status=Snapshot.Status.PUBLISHED)
         .order_by("-id")
