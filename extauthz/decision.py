@@ -90,14 +90,16 @@ def decide(  # noqa: PLR0911, PLR0912
     cached = snapshot.allowed.get(cache_key)
     if cached is not None:
         return cached
-    plan = application.grants.get(api_id)
-    if plan is None:
+    grant = application.grants.get(api_id)
+    if grant is None:
         return NOT_SUBSCRIBED
+    plan, subscription_id = grant
     answer = responses.allowed(
         application_id=application_id,
         public_id=application.public_id,
         consumer_id=application.consumer_id,
         plan=plan,
+        subscription_id=subscription_id,
         api_id=api_id,
         carrier=carrier,
     )

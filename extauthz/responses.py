@@ -63,6 +63,7 @@ def allowed(
     public_id: str,
     consumer_id: str,
     plan: str,
+    subscription_id: str,
     api_id: str,
     carrier: str,
 ) -> bytes:
@@ -87,6 +88,7 @@ def allowed(
             "application_id": str(application_id),
             "consumer_id": consumer_id,
             "plan": plan,
+            "subscription_id": subscription_id,
             "api_id": api_id,
         }
     )

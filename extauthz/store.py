@@ -30,13 +30,17 @@ V = TypeVar("V")
 
 @dataclass(frozen=True, slots=True)
 class Application:
-    """What a Check needs to know about an application. `grants` maps str(api_id) to plan."""
+    """What a Check needs to know about an application.
+
+    `grants` maps str(api_id) to (plan slug, str(subscription id)): strings, because they
+    go into the answer as they are.
+    """
 
     id: int
     public_id: str
     organization_id: str
     consumer_id: str
-    grants: dict[str, str]
+    grants: dict[str, tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +217,8 @@ def _parse_applications(value: bytes) -> _Shard[int, Application]:
             public_id=app.public_id,
             organization_id=str(app.organization_id),
             consumer_id=app.consumer_id,
-            grants={str(grant.api_id): grant.plan for grant in app.grants},
+            grants={
+                str(grant.api_id): (grant.plan, str(grant.subscription_id)) for grant in app.grants
+            },
         )
     return _Shard(name, index, count, entries)

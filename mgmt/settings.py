@@ -6,6 +6,7 @@ from pathlib import Path
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
+from mgmt.compiler.rate_limits import ENVOY_5XX
 from mgmt.database_url import database_from_url
 
 # Lets admin classes be written as ModelAdmin[Model] for mypy, at run time too.
@@ -89,5 +90,23 @@ TOLLGATE_GATEWAY_ADDRESS = os.environ.get("TOLLGATE_GATEWAY_ADDRESS", "127.0.0.1
 TOLLGATE_GATEWAY_PORT = int(os.environ.get("TOLLGATE_GATEWAY_PORT", "10000"))
 # Envoy's time budget for one ext_authz Check before failing closed with 503.
 TOLLGATE_EXTAUTHZ_TIMEOUT_MS = int(os.environ.get("TOLLGATE_EXTAUTHZ_TIMEOUT_MS", "250"))
+# Envoy's time budget for one rate-limit check; past it, the route's failure mode decides.
+TOLLGATE_RATELIMIT_TIMEOUT_MS = int(os.environ.get("TOLLGATE_RATELIMIT_TIMEOUT_MS", "100"))
+if not 1 <= TOLLGATE_RATELIMIT_TIMEOUT_MS <= 60_000:
+    raise ImproperlyConfigured("TOLLGATE_RATELIMIT_TIMEOUT_MS must be 1 to 60000")
+# What a fail-closed route answers when the rate-limit service is unreachable: a 5xx
+# that Envoy's HttpStatus knows (never 429, which means "over your limit").
+TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS = int(
+    os.environ.get("TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS", "503")
+)
+if TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS not in ENVOY_5XX:
+    raise ImproperlyConfigured(
+        "TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS must be one of "
+        + ", ".join(map(str, sorted(ENVOY_5XX)))
+    )
+# Envoy also sends its x-ratelimit-* headers (IETF draft 03) on rate-limited routes.
+TOLLGATE_RATELIMIT_DRAFT03_HEADERS = (
+    os.environ.get("TOLLGATE_RATELIMIT_DRAFT03_HEADERS", "0") == "1"
+)
 # Compile and publish a snapshot after every committed change (off only in tests that say so).
 TOLLGATE_AUTO_PUBLISH = os.environ.get("TOLLGATE_AUTO_PUBLISH", "1") == "1"

@@ -17,12 +17,16 @@ CREDENTIAL_SHARD: Final = _TOLLGATE + "CredentialShard"
 APPLICATION_SHARD: Final = _TOLLGATE + "ApplicationShard"
 PLAN: Final = _TOLLGATE + "Plan"
 API_POLICY: Final = _TOLLGATE + "ApiPolicy"
+RATE_LIMIT_SHARD: Final = _TOLLGATE + "RateLimitShard"
 
 PUSH_ORDER: Final = (
     CLUSTER,
     ENDPOINT,
     LISTENER,
     ROUTE,
+    # Limits go before the applications that use them, so ratelimit_svc knows a
+    # subscription no later than ext_authz admits its first request.
+    RATE_LIMIT_SHARD,
     # An application goes before the keys that name it, so a new key is never unknown.
     APPLICATION_SHARD,
     CREDENTIAL_SHARD,

@@ -11,7 +11,7 @@ from mgmt.compiler import clusters, sidecar_resources
 from mgmt.compiler.inputs import GatewaySettings, Rows
 from mgmt.compiler.listener import listener
 from mgmt.compiler.routes import route_configuration
-from mgmt.compiler.row_checks import row_errors
+from mgmt.compiler.row_checks import gateway_errors, row_errors
 from protos.tollgate.v1 import snapshot_pb2
 from xds_server import type_urls
 from xds_server.snapshot import Snapshot
@@ -61,7 +61,7 @@ def snapshot_version(sets: Sequence[snapshot_pb2.ResourceSet]) -> str:
 
 def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0) -> Compiled:
     """Equal rows and settings give an equal version; `compiled_at` is not hashed."""
-    errors = row_errors(rows)
+    errors = [*gateway_errors(gateway), *row_errors(rows)]
     if errors:
         return Compiled(None, tuple(errors))
 
@@ -88,6 +88,10 @@ def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0)
         resource_set(
             type_urls.APPLICATION_SHARD,
             (_resource(s.name, s) for s in sidecar_resources.application_shards(rows)),
+        ),
+        resource_set(
+            type_urls.RATE_LIMIT_SHARD,
+            (_resource(s.name, s) for s in sidecar_resources.rate_limit_shards(rows)),
         ),
         resource_set(type_urls.PLAN, (_resource(p.name, p) for p in sidecar_resources.plans(rows))),
         resource_set(

@@ -11,6 +11,12 @@ class GatewaySettings:
     listen_port: int = 10000
     extauthz_cluster: str = "tollgate_extauthz"
     extauthz_timeout_ms: int = 250
+    ratelimit_cluster: str = "tollgate_ratelimit"
+    ratelimit_timeout_ms: int = 100
+    # What a fail-closed route answers when the rate-limit service cannot be reached.
+    ratelimit_fail_closed_status: int = 503
+    # Envoy's own x-ratelimit-* headers, besides the ones ratelimit_svc sends.
+    ratelimit_draft03_headers: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,19 @@ class RouteRow:
     methods: tuple[str, ...] = ()
     timeout_ms: int = 15_000
     position: int = 0
+    cost: int = 1
+    rate_limit_failure: str = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRow:
+    """`requests` per `seconds`; `unit` is how the owner wrote it (names the window in headers)."""
+
+    requests: int
+    seconds: int
+    unit: str
+    algorithm: str = "sliding"
+    shadow: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +93,10 @@ class PlanRow:
     slug: str
     name: str
     product_id: int
+    windows: tuple[WindowRow, ...] = ()
+    quota_requests: int = 0  # 0: no quota
+    quota_period_months: int = 1
+    quota_shadow: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +109,19 @@ class ApplicationRow:
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionRow:
-    """Only subscriptions that grant access (state active) are read."""
+    """Only subscriptions that grant access (state active) are read.
+
+    `windows` and `quota_requests` are the subscription's overrides of its plan's limits.
+    """
 
     id: int
     application_id: int
     product_id: int
     plan_slug: str
+    plan_id: int = 0
+    started_at: int = 0  # unix seconds: anchors the quota's billing periods
+    windows: tuple[WindowRow, ...] = ()
+    quota_requests: int = 0  # 0: the plan's quota
 
 
 @dataclass(frozen=True, slots=True)

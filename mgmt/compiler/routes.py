@@ -1,7 +1,8 @@
 """The gateway's route table (RDS): one virtual host per hostname, APIs' routes inside.
 
 Envoy does all matching; each route hands ext_authz its identity (API, version, route,
-lifecycle, owner) through per-route context extensions, so a Check never re-matches a path.
+lifecycle, owner) through per-route context extensions, so a Check never re-matches a path,
+and asks one of the two rate-limit filters (by stage) to count it (see rate_limits).
 """
 
 import re
@@ -17,6 +18,7 @@ from mgmt.compiler.clusters import cluster_name
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import ApiRow, ApiVersionRow, RouteRow, Rows, UpstreamRow
 from mgmt.compiler.listener import EXT_AUTHZ_FILTER, ROUTE_CONFIG_NAME
+from mgmt.compiler.rate_limits import route_rate_limit
 from mgmt.compiler.re2_check import strip_anchors
 
 ANY_HOST = "*"
@@ -82,7 +84,11 @@ def envoy_route(
     return rc_pb2.Route(
         name=f"route.{route.id}",
         match=route_match(api, version, route),
-        route=rc_pb2.RouteAction(cluster=cluster_name(upstream), timeout=ms(route.timeout_ms)),
+        route=rc_pb2.RouteAction(
+            cluster=cluster_name(upstream),
+            timeout=ms(route.timeout_ms),
+            rate_limits=[route_rate_limit(route)],
+        ),
         typed_per_filter_config={EXT_AUTHZ_FILTER: _context(api, version, route)},
     )
 

@@ -1,9 +1,19 @@
 """Checks on the rows themselves, worded for the API owner who can fix them in admin."""
 
 from collections import Counter
+from collections.abc import Iterable
 
-from mgmt.compiler.inputs import Rows
+from mgmt.compiler.inputs import GatewaySettings, Rows, WindowRow
+from mgmt.compiler.rate_limits import (
+    ALGORITHMS,
+    ENVOY_5XX,
+    FAILURE_MODES,
+    MAX_ROUTE_COST,
+    QUOTA_PERIOD_MONTHS,
+    window_label,
+)
 from mgmt.compiler.re2_check import re2_error, strip_anchors
+from ratelimit_svc.limits import MAX_REQUESTS, UNIT_SECONDS, Window
 
 _LIFECYCLES = frozenset({"draft", "published", "deprecated", "retired"})
 _MATCH_TYPES = frozenset({"prefix", "exact", "regex"})
@@ -15,7 +25,21 @@ def row_errors(rows: Rows) -> list[str]:
         *_api_errors(rows),
         *_version_errors(rows),
         *_route_errors(rows),
+        *_limit_errors(rows),
     ]
+
+
+def gateway_errors(gateway: GatewaySettings) -> list[str]:
+    """The deployment's settings, worded for whoever sets the environment variables."""
+    errors = []
+    if gateway.ratelimit_fail_closed_status not in ENVOY_5XX:
+        errors.append(
+            f"TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS {gateway.ratelimit_fail_closed_status} is "
+            f"not one of Envoy's 5xx statuses ({', '.join(map(str, sorted(ENVOY_5XX)))})"
+        )
+    if gateway.ratelimit_timeout_ms < 1:
+        errors.append("TOLLGATE_RATELIMIT_TIMEOUT_MS must be at least 1")
+    return errors
 
 
 def _upstream_errors(rows: Rows) -> list[str]:
@@ -80,4 +104,58 @@ def _route_errors(rows: Rows) -> list[str]:
             errors.append(f"{where} must start with '/'")
         elif r.match_type == "regex" and (problem := re2_error(r.path)):
             errors.append(f"{where} is not a regular expression Envoy accepts (RE2): {problem}")
+        if not 1 <= r.cost <= MAX_ROUTE_COST:
+            errors.append(f"{where} costs {r.cost} calls; a call costs 1 to {MAX_ROUTE_COST:,}")
+        if r.rate_limit_failure not in FAILURE_MODES:
+            errors.append(
+                f"{where} has an unknown rate-limit failure mode {r.rate_limit_failure!r} "
+                "(open or closed)"
+            )
     return errors
+
+
+def _limit_errors(rows: Rows) -> list[str]:
+    errors = []
+    months = set(QUOTA_PERIOD_MONTHS.values())
+    for p in sorted(rows.plans, key=lambda p: p.id):
+        owner = f"plan {p.name!r}"
+        errors += _window_errors(owner, p.windows)
+        errors += _quota_errors(owner, p.quota_requests)
+        if p.quota_period_months not in months:
+            errors.append(
+                f"{owner}: a quota period of {p.quota_period_months} months is neither "
+                "a month nor a year"
+            )
+    for s in sorted(rows.subscriptions, key=lambda s: s.id):
+        if s.windows or s.quota_requests:
+            owner = f"subscription {s.id} (plan {s.plan_slug!r})"
+            errors += _window_errors(owner, s.windows)
+            errors += _quota_errors(owner, s.quota_requests)
+    return errors
+
+
+def _window_errors(owner: str, windows: Iterable[WindowRow]) -> list[str]:
+    windows = tuple(windows)
+    errors = []
+    for w in windows:
+        limit = f"{owner}: the limit of {w.requests} per {window_label(w.seconds)}"
+        try:  # the sidecar's own bounds: whatever passes here, ratelimit_svc accepts
+            Window(requests=w.requests, seconds=w.seconds)
+        except ValueError as exc:
+            errors.append(f"{limit} is refused: {exc}")
+        if w.unit not in UNIT_SECONDS:
+            errors.append(f"{limit} has an unknown unit {w.unit!r}")
+        if w.algorithm not in ALGORITHMS:
+            errors.append(f"{limit} has an unknown algorithm {w.algorithm!r} (sliding or fixed)")
+    errors += [
+        f"{owner} has {count} limits per {window_label(seconds)}; a window length takes one limit"
+        for seconds, count in sorted(Counter(w.seconds for w in windows).items())
+        if count > 1
+    ]
+    return errors
+
+
+def _quota_errors(owner: str, requests: int) -> list[str]:
+    if 0 <= requests <= MAX_REQUESTS:
+        return []
+    return [f"{owner}: a quota of {requests} requests is outside 1 to {MAX_REQUESTS:,} (or none)"]

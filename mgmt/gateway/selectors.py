@@ -1,5 +1,7 @@
 """Reads the compiler's input rows from the database: one query per table, nothing lazy."""
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
@@ -17,7 +19,9 @@ from mgmt.compiler.inputs import (
     Rows,
     SubscriptionRow,
     UpstreamRow,
+    WindowRow,
 )
+from mgmt.compiler.rate_limits import window_seconds
 from mgmt.gateway import validators
 from mgmt.gateway.models import (
     Api,
@@ -26,11 +30,15 @@ from mgmt.gateway.models import (
     Application,
     Endpoint,
     Plan,
+    PlanRateLimit,
     Route,
     Snapshot,
     Subscription,
+    SubscriptionRateLimit,
     Upstream,
 )
+
+_WINDOW_FIELDS = ("requests", "unit", "unit_multiplier", "algorithm", "shadow")
 
 
 def _unix(moment: datetime | None) -> int:
@@ -42,6 +50,77 @@ def gateway_settings() -> GatewaySettings:
         listen_address=settings.TOLLGATE_GATEWAY_ADDRESS,
         listen_port=settings.TOLLGATE_GATEWAY_PORT,
         extauthz_timeout_ms=settings.TOLLGATE_EXTAUTHZ_TIMEOUT_MS,
+        ratelimit_timeout_ms=settings.TOLLGATE_RATELIMIT_TIMEOUT_MS,
+        ratelimit_fail_closed_status=settings.TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS,
+        ratelimit_draft03_headers=settings.TOLLGATE_RATELIMIT_DRAFT03_HEADERS,
+    )
+
+
+def _windows_by_owner(
+    values: Iterable[tuple[int, int, str, int, str, bool]],
+) -> dict[int, tuple[WindowRow, ...]]:
+    """(owner id, requests, unit, multiplier, algorithm, shadow) rows, grouped, shortest first."""
+    grouped: dict[int, list[WindowRow]] = defaultdict(list)
+    for owner_id, requests, unit, multiplier, algorithm, shadow in values:
+        grouped[owner_id].append(
+            WindowRow(requests, window_seconds(unit, multiplier), unit, algorithm, shadow)
+        )
+    return {
+        owner: tuple(sorted(windows, key=lambda w: (w.seconds, w.requests)))
+        for owner, windows in grouped.items()
+    }
+
+
+def _plans() -> tuple[PlanRow, ...]:
+    windows = _windows_by_owner(PlanRateLimit.objects.values_list("plan_id", *_WINDOW_FIELDS))
+    return tuple(
+        PlanRow(
+            p.id,
+            p.slug,
+            p.name,
+            p.product_id,
+            windows=windows.get(p.id, ()),
+            quota_requests=p.quota_requests or 0,
+            quota_period_months=p.quota_period_months,
+            quota_shadow=p.quota_shadow,
+        )
+        for p in Plan.objects.all()
+    )
+
+
+def _subscriptions() -> tuple[SubscriptionRow, ...]:
+    """Two flat queries however many subscriptions (a catalogue may hold 100,000)."""
+    active = Subscription.State.ACTIVE
+    windows = _windows_by_owner(
+        SubscriptionRateLimit.objects.filter(subscription__state=active)
+        .values_list("subscription_id", *_WINDOW_FIELDS)
+        .iterator(chunk_size=10_000)
+    )
+    return tuple(
+        SubscriptionRow(
+            id=sub_id,
+            application_id=app_id,
+            product_id=product_id,
+            plan_slug=plan_slug,
+            plan_id=plan_id,
+            # NOT NULL with a default: every subscription has its own start.
+            started_at=_unix(started_at),
+            windows=windows.get(sub_id, ()),
+            quota_requests=quota_requests or 0,
+        )
+        for sub_id, app_id, product_id, plan_id, plan_slug, started_at, quota_requests in (
+            Subscription.objects.filter(state=active)
+            .values_list(
+                "id",
+                "application_id",
+                "product_id",
+                "plan_id",
+                "plan__slug",
+                "started_at",
+                "quota_requests",
+            )
+            .iterator(chunk_size=10_000)
+        )
     )
 
 
@@ -104,18 +183,17 @@ def current_rows() -> Rows:
             methods=tuple(validators.split_list(r.methods)),
             timeout_ms=r.timeout_ms,
             position=r.position,
+            cost=r.cost,
+            rate_limit_failure=r.rate_limit_failure,
         )
         for r in Route.objects.all()
     )
-    plans = tuple(PlanRow(p.id, p.slug, p.name, p.product_id) for p in Plan.objects.all())
+    plans = _plans()
     applications = tuple(
         ApplicationRow(a.id, a.public_id, a.organization_id, a.organization.slug)
         for a in Application.objects.select_related("organization")
     )
-    subscriptions = tuple(
-        SubscriptionRow(s.id, s.application_id, s.product_id, s.plan.slug)
-        for s in Subscription.objects.filter(state=Subscription.State.ACTIVE).select_related("plan")
-    )
+    subscriptions = _subscriptions()
     credentials = tuple(
         CredentialRow(
             key_id=key_id,

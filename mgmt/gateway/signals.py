@@ -16,9 +16,11 @@ _SHAPES_THE_GATEWAY = (
     models.Upstream,
     models.Endpoint,
     models.Plan,
+    models.PlanRateLimit,
     models.Application,
     models.ApiKey,
     models.Subscription,
+    models.SubscriptionRateLimit,
 )
 # last_used_at is bookkeeping; writing it must not recompile the gateway.
 _BOOKKEEPING_FIELDS = frozenset({"last_used_at"})

@@ -5,7 +5,9 @@ import re
 from django.core.exceptions import ValidationError
 
 from mgmt.compiler.clusters import is_ip_address
+from mgmt.compiler.rate_limits import window_label
 from mgmt.compiler.re2_check import re2_error, strip_anchors
+from ratelimit_svc.limits import MAX_REQUESTS, MAX_WINDOW_SECONDS
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
@@ -79,3 +81,39 @@ def validate_re2(pattern: str) -> None:
     problem = re2_error(pattern)
     if problem:
         raise ValidationError(f"Envoy's RE2 refuses this pattern: {problem}")
+
+
+def validate_limit_requests(value: int) -> None:
+    """Requests per window: a limit of 0 is a suspension in disguise, and is refused as one."""
+    if value == 0:
+        raise ValidationError(
+            "a limit of 0 would refuse every call: to stop this traffic, "
+            "suspend the subscription instead"
+        )
+    if not 1 <= value <= MAX_REQUESTS:
+        raise ValidationError(f"a limit is 1 to {MAX_REQUESTS:,} requests per window")
+
+
+def validate_quota_requests(value: int) -> None:
+    if value == 0:
+        raise ValidationError(
+            "a quota of 0 would refuse every call: leave it empty for no quota, "
+            "or suspend the subscription instead"
+        )
+    if not 1 <= value <= MAX_REQUESTS:
+        raise ValidationError(f"a quota is 1 to {MAX_REQUESTS:,} requests per period")
+
+
+def validate_window_seconds(seconds: int) -> None:
+    if seconds > MAX_WINDOW_SECONDS:
+        raise ValidationError(
+            f"a window lasts at most {window_label(MAX_WINDOW_SECONDS)}; "
+            f"{window_label(seconds)} is too long (use a quota for longer periods)"
+        )
+
+
+def duplicate_window_message(owner: str, seconds: int) -> str:
+    return (
+        f"this {owner} already has a limit per {window_label(seconds)} ({seconds} seconds): "
+        "one limit per window length, so change that limit instead"
+    )

@@ -15,6 +15,8 @@ from mgmt.embedded.stack import (
     StackPorts,
     start_envoy,
     start_extauthz,
+    start_ratelimit,
+    start_redis,
     start_xds_server,
 )
 from tests.e2e.http import request
@@ -31,6 +33,20 @@ class Gateway:
     xds: Child
     extauthz: Child
     envoy: Child
+    redis_port: int
+    redis: Child
+    ratelimit: Child
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{LOOPBACK}:{self.redis_port}/0"
+
+    def kill_redis(self) -> None:
+        self.redis.popen.kill()
+        self.redis.popen.wait(10)
+
+    def restart_redis(self) -> None:
+        self.redis = start_redis(self.group, self.redis_port, self.state_dir.parent / "redis")
 
     def restart_xds(self) -> None:
         self.xds = start_xds_server(
@@ -69,7 +85,12 @@ def gateway(django_db_setup, live_server, tmp_path_factory, django_db_blocker) -
 def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # type: ignore[no-untyped-def]
     run_dir = tmp_path_factory.mktemp("gateway")
     ports = StackPorts(
-        gateway=free_port(), xds=free_port(), extauthz=free_port(), envoy_admin=free_port()
+        gateway=free_port(),
+        xds=free_port(),
+        extauthz=free_port(),
+        envoy_admin=free_port(),
+        ratelimit=free_port(),
+        ratelimit_metrics=free_port(),
     )
     settings.TOLLGATE_GATEWAY_PORT = ports.gateway
     group = ProcessGroup(log_dir=run_dir / "logs")
@@ -88,9 +109,23 @@ def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # typ
             internal_token=settings.TOLLGATE_INTERNAL_TOKEN,
         )
         extauthz = start_extauthz(group, ports)
+        # Its own Redis, so that a test may kill it; the machine's is never touched.
+        redis_port = free_port()
+        redis = start_redis(group, redis_port, run_dir / "redis")
+        ratelimit = start_ratelimit(group, ports, redis_url=f"redis://{LOOPBACK}:{redis_port}/0")
         envoy = start_envoy(group, ports, run_dir / "envoy")
         yield Gateway(
-            group, ports, upstream_ports, live_server.url, run_dir / "xds", xds, extauthz, envoy
+            group,
+            ports,
+            upstream_ports,
+            live_server.url,
+            run_dir / "xds",
+            xds,
+            extauthz,
+            envoy,
+            redis_port,
+            redis,
+            ratelimit,
         )
     finally:
         group.stop_all()

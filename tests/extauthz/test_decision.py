@@ -208,6 +208,8 @@ def test_allowed_key_sets_identity_headers_and_strips_x_api_key(store: Store, wo
         "application_id": "1",
         "consumer_id": "acme",
         "plan": "gold",
+        # What the rate-limit filter counts against: the grant's subscription.
+        "subscription_id": str(int(PUBLISHED_API) + 5000),
         "api_id": PUBLISHED_API,
     }
     assert secret.encode() not in raw

@@ -14,7 +14,36 @@ from mgmt.compiler.inputs import (
     Rows,
     SubscriptionRow,
     UpstreamRow,
+    WindowRow,
 )
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86_400}
+
+
+def window(
+    requests: int,
+    count: int = 1,
+    unit: str = "minute",
+    algorithm: str = "sliding",
+    shadow: bool = False,
+) -> WindowRow:
+    """`requests` per `count` `unit`s, as the selectors build it."""
+    return WindowRow(requests, _UNITS[unit] * count, unit, algorithm, shadow)
+
+
+def random_windows(rng: random.Random) -> tuple[WindowRow, ...]:
+    """Up to three windows of distinct lengths, in any order."""
+    units = rng.sample(sorted(_UNITS), rng.randint(0, 3))
+    return tuple(
+        window(
+            rng.randint(1, 10_000),
+            rng.randint(1, 5),
+            unit,
+            algorithm=rng.choice(["sliding", "fixed"]),
+            shadow=rng.random() < 0.2,
+        )
+        for unit in units
+    )
 
 
 def demo_rows(endpoint_host: str = "127.0.0.1") -> Rows:
@@ -26,7 +55,7 @@ def demo_rows(endpoint_host: str = "127.0.0.1") -> Rows:
         routes=(RouteRow(1, 1, 1, path="/"),),
         plans=(PlanRow(1, "free", "Free", 1),),
         applications=(ApplicationRow(1, "app_1", 2, "partner"),),
-        subscriptions=(SubscriptionRow(1, 1, 1, "free"),),
+        subscriptions=(SubscriptionRow(1, 1, 1, "free", plan_id=1),),
         credentials=(CredentialRow(key.key_id, key.key_hash, 1),),
     )
 
@@ -76,6 +105,8 @@ def random_rows(rng: random.Random) -> Rows:
             path=rng.choice(["/", "/users", "/orders/[0-9]+"]),
             methods=tuple(rng.sample(["GET", "POST", "DELETE"], rng.randint(0, 2))),
             position=rng.randint(0, 3),
+            cost=rng.choice([1, 1, 5, 10_000]),
+            rate_limit_failure=rng.choice(["open", "closed"]),
         )
         for i in range(1, rng.randint(1, 10) + 1)
     )
@@ -87,8 +118,30 @@ def random_rows(rng: random.Random) -> Rows:
         apis=apis,
         versions=versions,
         routes=routes,
-        plans=(PlanRow(1, "free", "Free", 1),),
+        plans=(
+            PlanRow(
+                1,
+                "free",
+                "Free",
+                1,
+                windows=random_windows(rng),
+                quota_requests=rng.choice([0, 1000]),
+                quota_period_months=rng.choice([1, 12]),
+            ),
+        ),
         applications=tuple(ApplicationRow(i, f"app_{i}", 2, "p") for i in range(1, 4)),
-        subscriptions=(SubscriptionRow(1, 1, 1, "free"), SubscriptionRow(2, 2, 2, "free")),
+        subscriptions=tuple(
+            SubscriptionRow(
+                i,
+                rng.randint(1, 3),
+                rng.randint(1, 2),
+                "free",
+                plan_id=1,
+                started_at=1_700_000_000 + i,
+                windows=random_windows(rng),
+                quota_requests=rng.choice([0, 0, 50_000]),
+            )
+            for i in rng.sample(range(1, 100), rng.randint(0, 20))
+        ),
         credentials=credentials,
     )

@@ -10,10 +10,12 @@ from mgmt.gateway.models import (
     Endpoint,
     Organization,
     Plan,
+    PlanRateLimit,
     Product,
     Route,
     Snapshot,
     Subscription,
+    SubscriptionRateLimit,
     Upstream,
 )
 
@@ -107,6 +109,22 @@ def subscription(**kw: Any) -> Subscription:
     if "application" not in kw:
         kw["application"] = application()
     return Subscription.objects.create(**kw)
+
+
+def plan_rate_limit(**kw: Any) -> PlanRateLimit:
+    if "plan" not in kw:
+        kw["plan"] = plan()
+    kw.setdefault("requests", 100)
+    kw.setdefault("unit", "minute")
+    return PlanRateLimit.objects.create(**kw)
+
+
+def subscription_rate_limit(**kw: Any) -> SubscriptionRateLimit:
+    if "subscription" not in kw:
+        kw["subscription"] = subscription()
+    kw.setdefault("requests", 1000)
+    kw.setdefault("unit", "minute")
+    return SubscriptionRateLimit.objects.create(**kw)
 
 
 def catalog() -> Route:

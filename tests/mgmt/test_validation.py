@@ -199,6 +199,8 @@ def _route_form(version, upstream, path):
         "upstream": upstream.pk,
         "timeout_ms": 15000,
         "position": 0,
+        "cost": 1,
+        "rate_limit_failure": "open",
     }
 
 

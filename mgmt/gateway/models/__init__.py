@@ -1,6 +1,13 @@
 """All gateway models, importable from one place."""
 
-from mgmt.gateway.models.access import ApiKey, Application, Plan, Subscription
+from mgmt.gateway.models.access import (
+    ApiKey,
+    Application,
+    Plan,
+    PlanRateLimit,
+    Subscription,
+    SubscriptionRateLimit,
+)
 from mgmt.gateway.models.catalog import (
     Api,
     ApiVersion,
@@ -20,11 +27,13 @@ __all__ = [
     "Endpoint",
     "Organization",
     "Plan",
+    "PlanRateLimit",
     "Product",
     "Route",
     "Snapshot",
     "SnapshotRejection",
     "Subscription",
+    "SubscriptionRateLimit",
     "Upstream",
     "XdsNodeStatus",
 ]

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from mgmt.compiler.rate_limits import MAX_ROUTE_COST
 from mgmt.gateway import validators
 
 
@@ -208,12 +209,16 @@ class Endpoint(models.Model):
 
 
 class Route(models.Model):
-    """A path (and methods) of an API version, sent to an upstream."""
+    """A path (and methods) of an API version, sent to an upstream, and how it is metered."""
 
     class MatchType(models.TextChoices):
         PREFIX = "prefix"
         EXACT = "exact"
         REGEX = "regex"
+
+    class RateLimitFailure(models.TextChoices):
+        OPEN = "open", "Fail open: admit calls unmetered"
+        CLOSED = "closed", "Fail closed: refuse calls with 503"
 
     api_version = models.ForeignKey(ApiVersion, on_delete=models.CASCADE, related_name="routes")
     match_type = models.CharField(max_length=8, choices=MatchType.choices, default=MatchType.PREFIX)
@@ -232,6 +237,20 @@ class Route(models.Model):
     )
     position = models.PositiveIntegerField(
         default=0, help_text="Lower matches first within the API."
+    )
+    cost = models.PositiveIntegerField(
+        default=1,
+        validators=[
+            MinValueValidator(1, "a call costs at least 1"),
+            MaxValueValidator(MAX_ROUTE_COST, f"a call costs at most {MAX_ROUTE_COST:,}"),
+        ],
+        help_text="An expensive endpoint counts as this many calls against limits and quotas.",
+    )
+    rate_limit_failure = models.CharField(
+        max_length=6,
+        choices=RateLimitFailure.choices,
+        default=RateLimitFailure.OPEN,
+        help_text="What this route does when the rate-limit service or its Redis is unreachable.",
     )
 
     class Meta:

@@ -1,4 +1,5 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -107,3 +108,61 @@ class ApiPolicy(_message.Message):
     owner_organization_id: int
     versions: _containers.RepeatedCompositeFieldContainer[ApiVersionPolicy]
     def __init__(self, name: _Optional[str] = ..., id: _Optional[int] = ..., slug: _Optional[str] = ..., owner_organization_id: _Optional[int] = ..., versions: _Optional[_Iterable[_Union[ApiVersionPolicy, _Mapping]]] = ...) -> None: ...
+
+class RateLimitWindow(_message.Message):
+    __slots__ = ("requests", "window_seconds", "algorithm", "shadow", "unit")
+    class Algorithm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        SLIDING: _ClassVar[RateLimitWindow.Algorithm]
+        FIXED: _ClassVar[RateLimitWindow.Algorithm]
+    SLIDING: RateLimitWindow.Algorithm
+    FIXED: RateLimitWindow.Algorithm
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    requests: int
+    window_seconds: int
+    algorithm: RateLimitWindow.Algorithm
+    shadow: bool
+    unit: str
+    def __init__(self, requests: _Optional[int] = ..., window_seconds: _Optional[int] = ..., algorithm: _Optional[_Union[RateLimitWindow.Algorithm, str]] = ..., shadow: _Optional[bool] = ..., unit: _Optional[str] = ...) -> None: ...
+
+class RateLimitQuota(_message.Message):
+    __slots__ = ("requests", "period_months", "anchor", "shadow")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
+    requests: int
+    period_months: int
+    anchor: int
+    shadow: bool
+    def __init__(self, requests: _Optional[int] = ..., period_months: _Optional[int] = ..., anchor: _Optional[int] = ..., shadow: _Optional[bool] = ...) -> None: ...
+
+class SubscriptionLimits(_message.Message):
+    __slots__ = ("subscription_id", "application_id", "plan", "windows", "quota")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    WINDOWS_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: int
+    application_id: int
+    plan: str
+    windows: _containers.RepeatedCompositeFieldContainer[RateLimitWindow]
+    quota: RateLimitQuota
+    def __init__(self, subscription_id: _Optional[int] = ..., application_id: _Optional[int] = ..., plan: _Optional[str] = ..., windows: _Optional[_Iterable[_Union[RateLimitWindow, _Mapping]]] = ..., quota: _Optional[_Union[RateLimitQuota, _Mapping]] = ...) -> None: ...
+
+class RateLimitShard(_message.Message):
+    __slots__ = ("name", "index", "shard_count", "subscriptions")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    SHARD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    index: int
+    shard_count: int
+    subscriptions: _containers.RepeatedCompositeFieldContainer[SubscriptionLimits]
+    def __init__(self, name: _Optional[str] = ..., index: _Optional[int] = ..., shard_count: _Optional[int] = ..., subscriptions: _Optional[_Iterable[_Union[SubscriptionLimits, _Mapping]]] = ...) -> None: ...

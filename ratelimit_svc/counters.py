@@ -1,0 +1,183 @@
+"""Rules prepared for the hot path, and the counters one request checks.
+
+A `PreparedRule` is built once per snapshot (or config load): its counter keys, shapes
+and the script arguments that never change are computed there, so a check only adds
+the bucket numbers of the moment.
+"""
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from ratelimit_svc.limits import Quota, Rule, Window, counter_key
+from ratelimit_svc.quota_periods import Period, period_at
+from ratelimit_svc.windows import WindowShape
+
+ENFORCED: Final = "1"
+SHADOW: Final = "0"
+QUOTA_POLICY: Final = "quota"
+# A quota counter outlives its period by a day: late checks of the old period still see it.
+QUOTA_GRACE_MS: Final = 86_400_000
+
+_POLICY_NAMES: Final = {1: "second", 60: "minute", 3600: "hour", 86_400: "day"}
+
+
+def policy_name(window: Window) -> str:
+    """The window's name in the RateLimit headers: `minute`, `5-minutes`, `90-seconds`."""
+    if window.seconds in _POLICY_NAMES:
+        return _POLICY_NAMES[window.seconds]
+    for seconds, unit in sorted(_POLICY_NAMES.items(), reverse=True):
+        if window.seconds % seconds == 0:
+            return f"{window.seconds // seconds}-{unit}s"
+    return f"{window.seconds}-seconds"  # unreachable: every window is whole seconds
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedWindow:
+    window: Window
+    shape: WindowShape
+    key: str
+    policy: str  # name in RateLimit-Policy / RateLimit
+    metric: str  # the `limit` label in metrics
+    limit_arg: str
+    ttl_arg: str
+    mode_arg: str
+
+
+@dataclass(slots=True)
+class PreparedQuota:
+    quota: Quota
+    key: str
+    metric: str
+    limit_arg: str
+    mode_arg: str
+    # The period of the last check: recomputed only when a check falls outside it.
+    period: Period | None = None
+
+    def period_at(self, now_ms: int) -> Period:
+        period = self.period
+        if period is None or not period.start_ms <= now_ms < period.end_ms:
+            period = period_at(self.quota.anchor, now_ms, self.quota.period_months)
+            self.period = period
+        return period
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRule:
+    rule: Rule
+    windows: tuple[PreparedWindow, ...]
+    quota: PreparedQuota | None
+    key_count: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_count", len(self.windows) + (self.quota is not None))
+
+    @classmethod
+    def of(cls, rule: Rule, *, name_policies_by_rule: bool = False) -> "PreparedRule":
+        """`name_policies_by_rule`: header policy names are the rule's label (YAML mode,
+        where several rules may answer one request) instead of the window's unit."""
+        windows = []
+        for window in rule.windows:
+            shape = WindowShape.of(window)
+            letter = "s" if shape.span else "f"
+            windows.append(
+                PreparedWindow(
+                    window=window,
+                    shape=shape,
+                    key=counter_key(rule.tag, rule.stem, f"{letter}{window.seconds}"),
+                    policy=rule.label if name_policies_by_rule else policy_name(window),
+                    metric=f"{rule.label}:{window.label}",
+                    limit_arg=str(window.requests),
+                    ttl_arg=str(shape.ttl_ms),
+                    mode_arg=SHADOW if window.shadow else ENFORCED,
+                )
+            )
+        quota = None
+        if rule.quota is not None:
+            q = rule.quota
+            quota = PreparedQuota(
+                quota=q,
+                # The anchor is part of the key: a moved anchor starts a fresh count.
+                key=counter_key(rule.tag, rule.stem, f"q{q.period_months}@{q.anchor}"),
+                metric=f"{rule.label}:{q.label}",
+                limit_arg=str(q.requests),
+                mode_arg=SHADOW if q.shadow else ENFORCED,
+            )
+        return cls(rule, tuple(windows), quota)
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """One counter of one request, as sent to the script, with what reading it needs."""
+
+    rule: PreparedRule
+    window: PreparedWindow | None  # None: the quota
+    hits: int
+    current: int
+    period: Period | None = None
+
+    @property
+    def limit(self) -> int:
+        if self.window is not None:
+            return self.window.window.requests
+        assert self.rule.quota is not None
+        return self.rule.quota.quota.requests
+
+    @property
+    def shadow(self) -> bool:
+        if self.window is not None:
+            return self.window.window.shadow
+        assert self.rule.quota is not None
+        return self.rule.quota.quota.shadow
+
+    @property
+    def metric(self) -> str:
+        if self.window is not None:
+            return self.window.metric
+        assert self.rule.quota is not None
+        return self.rule.quota.metric
+
+    def leaves_at(self, bucket: int) -> int:
+        """When bucket `bucket` stops counting (ms)."""
+        if self.window is not None:
+            return self.window.shape.leaves_at(bucket)
+        assert self.period is not None
+        return self.period.end_ms
+
+
+def plan_counters(
+    rules: list[tuple[PreparedRule, int]], now_ms: int
+) -> tuple[list[Counter], list[str], list[str]]:
+    """The counters for `rules` (each with its hits) at `now_ms`: (counters, KEYS, ARGV)."""
+    counters: list[Counter] = []
+    keys: list[str] = []
+    args: list[str] = []
+    for rule, hits in rules:
+        hits_arg = str(hits)
+        for prepared in rule.windows:
+            shape = prepared.shape
+            current = now_ms // shape.bucket_ms
+            counters.append(Counter(rule, prepared, hits, current))
+            keys.append(prepared.key)
+            args += (
+                prepared.limit_arg,
+                hits_arg,
+                str(current),
+                str(current - shape.span),
+                prepared.ttl_arg,
+                prepared.mode_arg,
+            )
+        quota = rule.quota
+        if quota is not None:
+            period = quota.period_at(now_ms)
+            counters.append(Counter(rule, None, hits, period.index, period))
+            keys.append(quota.key)
+            ttl = period.end_ms - now_ms + QUOTA_GRACE_MS
+            args += (
+                quota.limit_arg,
+                hits_arg,
+                str(period.index),
+                str(period.index),
+                str(ttl),
+                quota.mode_arg,
+            )
+    return counters, keys, args
