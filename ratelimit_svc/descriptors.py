@@ -12,6 +12,8 @@ DOMAIN: Final = "tollgate"
 SUBSCRIPTION_KEY: Final = "subscription"
 APPLICATION_KEY: Final = "application"
 ROUTE_KEY: Final = "route"
+# Present only on routes that cost more than one call: how many calls one request counts as.
+COST_KEY: Final = "cost"
 # The dynamic-metadata namespace ext_authz writes the caller's identity into, and the
 # fields of it the subscription and application descriptors are read from.
 METADATA_NAMESPACE: Final = "envoy.filters.http.ext_authz"

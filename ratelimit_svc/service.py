@@ -32,6 +32,15 @@ MAX_HITS: Final = MAX_REQUESTS + 1
 YAML_CACHE_SIZE: Final = 100_000
 
 
+def route_cost(entries: Any) -> int:
+    """The `cost` entry the compiler puts on expensive routes; 0 when absent or unusable."""
+    for entry in entries:
+        if entry.key == descriptors.COST_KEY:
+            value: str = entry.value
+            return int(value) if value.isdigit() and len(value) < 13 else 0
+    return 0
+
+
 class CounterStore(Protocol):
     def check(self, keys: list[str], args: list[str]) -> ScriptResult: ...
 
@@ -114,6 +123,8 @@ class ShouldRateLimitHandler:
                 descriptor_counters.append(())
                 continue
             hits = descriptor.hits_addend.value if descriptor.HasField("hits_addend") else 0
+            if domain == descriptors.DOMAIN:
+                hits = route_cost(descriptor.entries) or hits
             rules.append((rule, min(hits or default_hits, MAX_HITS)))
             descriptor_counters.append(range(counted, counted + rule.key_count))
             counted += rule.key_count

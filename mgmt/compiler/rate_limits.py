@@ -10,7 +10,6 @@ from typing import Final
 
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
 from envoy.type.metadata.v3 import metadata_pb2
-from google.protobuf.wrappers_pb2 import UInt64Value
 
 from mgmt.compiler.durations import u32
 from mgmt.compiler.inputs import RouteRow
@@ -81,7 +80,13 @@ def route_rate_limit(route: RouteRow) -> rc_pb2.RateLimit:
         ],
     )
     if route.cost != 1:
-        limit.hits_addend.CopyFrom(
-            rc_pb2.RateLimit.HitsAddend(number=UInt64Value(value=route.cost))
+        # A descriptor entry, not RateLimit.hits_addend: Envoy 1.40 does not send the
+        # route's hits_addend in the RateLimitRequest (seen on the wire in the e2e test).
+        limit.actions.append(
+            rc_pb2.RateLimit.Action(
+                generic_key=rc_pb2.RateLimit.Action.GenericKey(
+                    descriptor_key=descriptors.COST_KEY, descriptor_value=str(route.cost)
+                )
+            )
         )
     return limit

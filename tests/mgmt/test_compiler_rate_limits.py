@@ -258,6 +258,7 @@ def test_a_route_has_one_rate_limit_entry_built_from_what_ext_authz_learnt():
 
     assert entry.stage.value == 0
     assert not entry.HasField("hits_addend")
+    assert len(entry.actions) == 3  # no cost entry: one call counts once
     subscription, application, route = entry.actions
     for action, key, field in (
         (subscription, "subscription", "subscription_id"),
@@ -278,7 +279,8 @@ def test_a_fail_closed_expensive_route_is_counted_at_stage_1_with_its_cost():
     )
     (entry,) = _route(rows).route.rate_limits
     assert entry.stage.value == 1
-    assert entry.hits_addend.number.value == 25
+    cost = entry.actions[-1].generic_key
+    assert (cost.descriptor_key, cost.descriptor_value) == ("cost", "25")
 
 
 def test_the_descriptor_vocabulary_is_the_one_ext_authz_writes_under():

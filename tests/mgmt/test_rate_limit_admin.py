@@ -1,14 +1,14 @@
 """Limits edited in admin reach the published snapshot; refused ones save and publish nothing."""
 
-from typing import Any
-
 import pytest
 from django.urls import reverse
 from envoy.config.route.v3 import route_pb2
 
-from mgmt.gateway.models import Plan, PlanRateLimit, Snapshot, Subscription, SubscriptionRateLimit
+from mgmt.gateway.models import PlanRateLimit, Snapshot, Subscription, SubscriptionRateLimit
 from protos.tollgate.v1 import resources_pb2, snapshot_pb2
 from tests.mgmt import factories
+from tests.mgmt.admin_forms import plan_form as _plan_form
+from tests.mgmt.admin_forms import subscription_form as _subscription_form
 from xds_server import type_urls
 
 # Publication runs in on_commit hooks: these tests commit for real.
@@ -30,47 +30,6 @@ def _published_limits(subscription: Subscription) -> resources_pb2.SubscriptionL
 
 def _windows(limits: resources_pb2.SubscriptionLimits) -> list[tuple[int, int, str]]:
     return [(w.requests, w.window_seconds, w.unit) for w in limits.windows]
-
-
-def _inline(owner_field: str, owner_pk: int, rows: list[dict[str, Any]], initial: int = 0):  # type: ignore[no-untyped-def]
-    data: dict[str, Any] = {
-        "rate_limits-TOTAL_FORMS": len(rows),
-        "rate_limits-INITIAL_FORMS": initial,
-        "rate_limits-MIN_NUM_FORMS": 0,
-        "rate_limits-MAX_NUM_FORMS": 1000,
-    }
-    for i, row in enumerate(rows):
-        fields = {"id": "", "unit_multiplier": 1, "algorithm": "sliding", **row}
-        fields[owner_field] = owner_pk
-        data.update({f"rate_limits-{i}-{name}": value for name, value in fields.items()})
-    return data
-
-
-def _plan_form(plan: Plan, rows: list[dict[str, Any]], initial: int = 0, **fields: Any):  # type: ignore[no-untyped-def]
-    return {
-        "product": plan.product_id,
-        "name": plan.name,
-        "slug": plan.slug,
-        "description": "",
-        "quota_requests": "",
-        "quota_period": "month",
-        **fields,
-        **_inline("plan", plan.pk, rows, initial),
-    }
-
-
-def _subscription_form(subscription: Subscription, rows: list[dict[str, Any]], **fields: Any):  # type: ignore[no-untyped-def]
-    return {
-        "application": subscription.application_id,
-        "product": subscription.product_id,
-        "plan": subscription.plan_id,
-        "state": subscription.state,
-        "started_at_0": subscription.started_at.strftime("%Y-%m-%d"),
-        "started_at_1": subscription.started_at.strftime("%H:%M:%S"),
-        "quota_requests": "",
-        **fields,
-        **_inline("subscription", subscription.pk, rows),
-    }
 
 
 def test_plan_limits_and_quota_added_in_admin_are_published_for_its_subscriptions(admin_client):
@@ -225,4 +184,4 @@ def test_route_cost_and_failure_mode_edited_in_admin_reach_the_route(admin_clien
     assert routes.resources[0].body.Unpack(config)
     (compiled,) = [r for vh in config.virtual_hosts for r in vh.routes]
     (entry,) = compiled.route.rate_limits
-    assert (entry.stage.value, entry.hits_addend.number.value) == (1, 7)
+    assert (entry.stage.value, entry.actions[-1].generic_key.descriptor_value) == (1, "7")

@@ -328,3 +328,15 @@ def test_throttled_calls_are_recorded_with_the_applications_identity(
     assert events[0]["count"] == "3"  # three refusals, one entry
     assert events[0]["limit"] == "plan:gold:1 per hour"
     assert events[0]["kind"] == "rate"
+
+
+def test_the_compilers_cost_entry_counts_the_call_that_many_times(
+    store: RedisCounterStore, unique: int
+) -> None:
+    handler = make_handler(
+        store, loaded_rules(limits(unique, [window(10, 60, unit="minute")])), Clock(T0)
+    )
+    costly = request(unique, extra=(("application", "7"), ("route", "3"), ("cost", "6")))
+    first = parse(handler(costly, FakeContext()))  # type: ignore[arg-type]
+    assert remaining(first, "minute") == 4
+    assert parse(handler(costly, FakeContext())).overall_code == OVER_LIMIT  # type: ignore[arg-type]

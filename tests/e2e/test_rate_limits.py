@@ -1,0 +1,276 @@
+"""Rate limits through the real Envoy: ext_authz's identity -> ratelimit_svc -> Redis.
+
+Each test subscribes an application of its own, so counters never mix between tests.
+"""
+
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from mgmt.embedded.processes import free_port
+from mgmt.embedded.stack import LOOPBACK, StackPorts, start_envoy, start_ratelimit
+from mgmt.gateway import services
+from mgmt.gateway.models import (
+    Application,
+    Organization,
+    Plan,
+    PlanRateLimit,
+    Product,
+    Route,
+    Subscription,
+)
+from tests.e2e.conftest import Gateway, wait_until
+from tests.e2e.http import Reply, request
+from tests.mgmt.admin_forms import subscription_form
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def metered_plan(requests: int, unit: str = "hour") -> Plan:
+    plan = Plan.objects.create(
+        product=Product.objects.get(slug="demo"),
+        name=f"Metered {requests}/{unit}",
+        slug=f"metered-{uuid.uuid4().hex[:8]}",
+    )
+    PlanRateLimit.objects.create(plan=plan, requests=requests, unit=unit)
+    return plan
+
+
+@dataclass
+class Subscriber:
+    subscription: Subscription
+    key: str
+
+
+def subscribe(plan: Plan, name: str) -> Subscriber:
+    application = Application.objects.create(
+        organization=Organization.objects.get(slug="demo-partner"), name=name
+    )
+    subscription = Subscription.objects.create(
+        application=application,
+        product=plan.product,
+        plan=plan,
+        state=Subscription.State.ACTIVE,
+    )
+    return Subscriber(subscription, services.create_api_key(application=application).secret)
+
+
+def call(gateway: Gateway, key: str, path: str = "/demo/x") -> Reply:
+    return request(gateway.ports.gateway, path, {"x-api-key": key})
+
+
+def remaining(reply: Reply, policy: str = "hour") -> int:
+    for item in reply.headers["ratelimit"].split(", "):
+        name, *params = item.split(";")
+        if name == f'"{policy}"':
+            return int(dict(p.split("=") for p in params)["r"])
+    raise AssertionError(f"no {policy} in {reply.headers['ratelimit']}")
+
+
+def first_counted_call(gateway: Gateway, key: str, path: str = "/demo/x") -> Reply:
+    """Waits until the key is served AND counted (both sidecars have the subscription)."""
+    replies: list[Reply] = []
+
+    def counted() -> bool:
+        reply = call(gateway, key, path)
+        replies.append(reply)
+        return reply.status == 200 and "ratelimit" in reply.headers
+
+    wait_until(counted, timeout=5, what="the new subscription is served and counted")
+    return replies[-1]
+
+
+def test_n_plus_5_calls_through_envoy_admit_exactly_n(gateway, scenario):
+    n = 8
+    subscriber = subscribe(metered_plan(n), "Sequential client")
+    first = first_counted_call(gateway, subscriber.key)
+    assert first.headers["ratelimit-policy"] == f'"hour";q={n};w=3600'
+    replies = [first] + [call(gateway, subscriber.key) for _ in range(n + 4)]
+    assert [r.status for r in replies] == [200] * n + [429] * 5
+    assert [remaining(r) for r in replies[:n]] == list(range(n - 1, -1, -1))
+    refused = replies[-1]
+    assert refused.headers["content-type"] == "application/problem+json"
+    # The first call's 1-minute bucket leaves the sliding hour within an hour and a minute.
+    assert 3540 <= int(refused.headers["retry-after"]) <= 3660
+    problem = refused.json()
+    assert problem["type"] == "https://tollgate.dev/problems/rate-limited"
+    assert problem["limit"] == f"{n} per hour"
+    assert remaining(refused) == 0
+
+
+def demo_route(gateway: Gateway, demo_key: str, path: str, **fields: object) -> Route:
+    """A route of the demo API placed before its catch-all `/` route, once Envoy serves it.
+
+    Its timeout is its signature: Envoy tells the upstream the route's timeout, and the
+    demo upstream echoes it back.
+    """
+    catch_all = Route.objects.get(api_version__api__slug="demo", path="/")
+    catch_all.position = 100
+    catch_all.save()
+    route = Route.objects.create(
+        api_version=catch_all.api_version,
+        upstream=catch_all.upstream,
+        path=path,
+        position=1,
+        timeout_ms=7_001,
+        **fields,
+    )
+    wait_until(
+        lambda: b'"7001"' in call(gateway, demo_key, f"/demo{path}").body,
+        timeout=5,
+        what=f"Envoy routes {path}",
+    )
+    return route
+
+
+def test_an_expensive_route_counts_as_its_cost(gateway, scenario):
+    demo_route(gateway, scenario.demo_key, "/costly", cost=4)
+    subscriber = subscribe(metered_plan(10), "Costly client")
+    first = first_counted_call(gateway, subscriber.key, "/demo/costly")
+    assert remaining(first) == 6
+    assert remaining(call(gateway, subscriber.key, "/demo/costly")) == 2
+    refused = call(gateway, subscriber.key, "/demo/costly")
+    assert refused.status == 429  # 4 do not fit in the 2 left...
+    cheap = call(gateway, subscriber.key)
+    assert (cheap.status, remaining(cheap)) == (200, 1)  # ...but 1 does
+
+
+def test_a_limit_raised_in_admin_lifts_throttling_for_that_partner_only(gateway, scenario):
+    plan = metered_plan(3)
+    partner = subscribe(plan, "Partner asking for more")
+    neighbour = subscribe(plan, "Same plan, no change")
+    for subscriber in (partner, neighbour):
+        first_counted_call(gateway, subscriber.key)
+        assert [call(gateway, subscriber.key).status for _ in range(3)] == [200, 200, 429]
+
+    admin = Client()
+    admin.force_login(get_user_model().objects.get(username="admin"))
+    subscription = partner.subscription
+    response = admin.post(
+        reverse("admin:gateway_subscription_change", args=[subscription.pk]),
+        subscription_form(subscription, [{"requests": 100, "unit": "hour"}]),
+    )
+    assert response.status_code == 302
+
+    wait_until(
+        lambda: call(gateway, partner.key).status == 200,
+        timeout=2,
+        what="the raised limit lets the partner through",
+    )
+    reply = call(gateway, partner.key)
+    assert reply.status == 200
+    assert reply.headers["ratelimit-policy"] == '"hour";q=100;w=3600'
+    assert call(gateway, neighbour.key).status == 429  # the plan's others keep the old limit
+
+
+def _burst(port: int, key: str, total: int, workers: int) -> Counter[int]:
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    remaining_calls = iter(range(total))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if next(remaining_calls, None) is None:
+                    return
+            status = request(port, "/demo/x", {"x-api-key": key}).status
+            with lock:
+                statuses[status] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses
+
+
+def _health(port: int) -> str:
+    with grpc.insecure_channel(f"{LOOPBACK}:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        answer = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status))
+
+
+def _served_by(admin_port: int) -> int:
+    stats = request(admin_port, "/stats?filter=ratelimit.ok$").body.decode()
+    return sum(int(line.rsplit(" ", 1)[1]) for line in stats.splitlines() if line.strip())
+
+
+def test_two_envoys_and_two_ratelimit_services_admit_exactly_the_limit(gateway, scenario, tmp_path):
+    # A second node: its own Envoy and ratelimit_svc, the same xds_server and Redis. Both
+    # Envoys listen on the gateway port (SO_REUSEPORT): the kernel spreads connections.
+    second = StackPorts(
+        gateway=gateway.ports.gateway,
+        xds=gateway.ports.xds,
+        extauthz=gateway.ports.extauthz,
+        envoy_admin=free_port(),
+        ratelimit=free_port(),
+        ratelimit_metrics=free_port(),
+    )
+    ratelimit = start_ratelimit(
+        gateway.group, second, redis_url=gateway.redis_url, name="ratelimit-2"
+    )
+    envoy = start_envoy(gateway.group, second, tmp_path / "envoy-2", node_id="gateway-2")
+    try:
+        wait_until(
+            lambda: (
+                call(gateway, scenario.demo_key).status == 200
+                and _served_by(second.envoy_admin) >= 0
+            ),
+            timeout=10,
+            what="the second node serves",
+        )
+        limit = 40
+        plan = metered_plan(limit)
+        for run in range(3):
+            subscriber = subscribe(plan, f"Concurrent client {run}")
+            first_counted_call(gateway, subscriber.key)
+            before = (_served_by(gateway.ports.envoy_admin), _served_by(second.envoy_admin))
+            statuses = _burst(gateway.ports.gateway, subscriber.key, total=150, workers=24)
+            after = (_served_by(gateway.ports.envoy_admin), _served_by(second.envoy_admin))
+            assert statuses == {200: limit - 1, 429: 150 - (limit - 1)}, f"run {run}"
+            # Both nodes took part in the count.
+            assert after[0] > before[0] and after[1] > before[1], (before, after)
+    finally:
+        gateway.group.stop(envoy)
+        gateway.group.stop(ratelimit)
+
+
+def test_redis_killed_fail_open_serves_fail_closed_refuses_then_enforcement_resumes(
+    gateway, scenario
+):
+    demo_route(gateway, scenario.demo_key, "/strict", rate_limit_failure="closed")
+    subscriber = subscribe(metered_plan(5), "Client during an outage")
+    first_counted_call(gateway, subscriber.key, "/demo/strict/x")  # 1 of 5 used
+
+    gateway.kill_redis()
+    try:
+        open_replies = [call(gateway, subscriber.key) for _ in range(10)]
+        closed = call(gateway, subscriber.key, "/demo/strict/x")
+    finally:
+        gateway.restart_redis()
+    # Fail-open: traffic flows, uncounted (more calls than the limit, all 200).
+    assert [r.status for r in open_replies] == [200] * 10
+    assert "ratelimit" not in open_replies[-1].headers
+    # Fail-closed: the configured status, as problem+json.
+    assert closed.status == 503
+    assert closed.headers["content-type"] == "application/problem+json"
+    assert closed.json()["type"] == "https://tollgate.dev/problems/rate-limit-unavailable"
+
+    # The new Redis is empty: enforcement resumes with a fresh count of 5.
+    wait_until(
+        lambda: "ratelimit" in call(gateway, subscriber.key).headers,
+        timeout=2,
+        what="enforcement resumes after Redis returns",
+    )
+    statuses = [call(gateway, subscriber.key).status for _ in range(6)]
+    assert statuses.count(200) <= 4 and statuses[-1] == 429
