@@ -15,6 +15,7 @@ from mgmt.gateway.models import (
     Endpoint,
     Organization,
     Plan,
+    PlanRateLimit,
     Product,
     Route,
     Subscription,
@@ -47,7 +48,11 @@ def _demo_key(key_file: Path, application: Application) -> str:
 
 
 @transaction.atomic
-def seed_demo(*, upstream_port: int, key_file: Path, admin_password: str) -> Demo:
+def seed_demo(
+    *, upstream_port: int, key_file: Path, admin_password: str, rate_limited: bool = True
+) -> Demo:
+    """The demo catalog. `rate_limited`: the free plan allows 10 calls a second and
+    10,000 a day (end-to-end tests that send bursts with the demo key turn it off)."""
     owner, _ = Organization.objects.get_or_create(slug="acme", defaults={"name": "Acme APIs"})
     partner, _ = Organization.objects.get_or_create(
         slug="demo-partner", defaults={"name": "Demo Partner"}
@@ -77,6 +82,9 @@ def seed_demo(*, upstream_port: int, key_file: Path, admin_password: str) -> Dem
     if not version.routes.exists():
         Route.objects.create(api_version=version, path="/", upstream=upstream)
     plan, _ = Plan.objects.get_or_create(slug="free", defaults={"name": "Free", "product": product})
+    if rate_limited and not plan.rate_limits.exists():
+        PlanRateLimit.objects.create(plan=plan, requests=10, unit="second")
+        PlanRateLimit.objects.create(plan=plan, requests=10_000, unit="day")
     application, _ = Application.objects.get_or_create(organization=partner, name="Demo app")
     Subscription.objects.get_or_create(
         application=application,

@@ -27,10 +27,18 @@ from mgmt.compiler.inputs import (
     Rows,
     SubscriptionRow,
     UpstreamRow,
+    WindowRow,
 )
 from mgmt.embedded.bootstrap import envoy_binary
 from mgmt.embedded.processes import ProcessGroup, free_port, wait_for_port
-from mgmt.embedded.stack import StackPorts, start_envoy, start_extauthz, start_xds_server
+from mgmt.embedded.stack import (
+    StackPorts,
+    start_envoy,
+    start_extauthz,
+    start_ratelimit,
+    start_redis,
+    start_xds_server,
+)
 from tests.bench.static_envoys import bare_gateway_config, upstream_config
 from tests.bench.wrk import LoadResult, run_wrk
 
@@ -46,9 +54,23 @@ def bench_rows(upstream_port: int, extra_keys: int = 0) -> tuple[Rows, str]:
         apis=(ApiRow(1, "bench", "Bench", organization_id=1, product_id=1, base_path="/bench"),),
         versions=(ApiVersionRow(1, 1, "v1"),),
         routes=(RouteRow(1, 1, 1),),
-        plans=(PlanRow(1, "free", "Free", 1),),
+        # The full pipeline's limits: a per-second window, a daily one and a monthly quota,
+        # all far above what the bench sends, so every request is counted and admitted.
+        plans=(
+            PlanRow(
+                1,
+                "free",
+                "Free",
+                1,
+                windows=(
+                    WindowRow(requests=10**9, seconds=1, unit="second"),
+                    WindowRow(requests=10**11, seconds=86_400, unit="day"),
+                ),
+                quota_requests=10**12,
+            ),
+        ),
         applications=tuple(ApplicationRow(i, f"app_{i}", 2, "bench") for i in range(1, 1001)),
-        subscriptions=(SubscriptionRow(1, 1, 1, "free"),),
+        subscriptions=(SubscriptionRow(1, 1, 1, "free", plan_id=1, started_at=1_700_000_000),),
         credentials=tuple(credentials),
     )
     return rows, key.secret
@@ -76,14 +98,20 @@ def _start_static_envoy(
     wait_for_port("127.0.0.1", admin, process=child)
 
 
-def _wait_200(url: str, headers: dict[str, str], timeout: float = 20.0, poll: float = 0.1) -> None:
+def _wait_200(
+    url: str,
+    headers: dict[str, str],
+    timeout: float = 20.0,
+    poll: float = 0.1,
+    needs_header: str = "",
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(
                 urllib.request.Request(url, headers=headers), timeout=1
             ) as r:
-                if r.status == 200:
+                if r.status == 200 and (not needs_header or r.headers.get(needs_header)):
                     return
         except OSError:
             pass
@@ -183,7 +211,12 @@ def main() -> None:
         )
 
         ports = StackPorts(
-            gateway=free_port(), xds=free_port(), extauthz=free_port(), envoy_admin=free_port()
+            gateway=free_port(),
+            xds=free_port(),
+            extauthz=free_port(),
+            envoy_admin=free_port(),
+            ratelimit=free_port(),
+            ratelimit_metrics=free_port(),
         )
         rows, secret = bench_rows(upstream_port)
         compiled = compile_snapshot(rows, GatewaySettings(listen_port=ports.gateway))
@@ -199,12 +232,17 @@ def main() -> None:
             snapshot_file=snapshot_file,
         )
         extauthz = start_extauthz(group, ports)
+        redis_port = free_port()
+        start_redis(group, redis_port, run_dir / "redis")
+        ratelimit = start_ratelimit(group, ports, redis_url=f"redis://127.0.0.1:{redis_port}/0")
         start_envoy(group, ports, run_dir / "envoy", concurrency=args.envoy_concurrency)
         url = f"http://127.0.0.1:{ports.gateway}/bench/x"
-        _wait_200(url, {"x-api-key": secret})
-        results["Envoy -> Tollgate ext_authz -> upstream"] = run_wrk(
+        # Served AND counted: the RateLimit header shows ratelimit_svc has the limits.
+        _wait_200(url, {"x-api-key": secret}, needs_header="ratelimit")
+        results["full pipeline: ext_authz + rate limit on Redis"] = run_wrk(
             url, {"x-api-key": secret}, args.seconds, args.connections
         )
+        ratelimit_rss = _rss_mb(ratelimit.popen.pid)
         extauthz_rss = _rss_mb(extauthz.popen.pid)
         change_ms = measure_config_changes(rows, ports, snapshot_file, secret)
 
@@ -238,6 +276,7 @@ def main() -> None:
         cells = (name, f"{r.rps:.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.rps / base:.1%}")
         print("| {:<42} | {:>9} | {:>7} | {:>7} | {:>7} | {:>7} |".format(*cells, r.non_2xx))
     print(f"\nextauthz RSS while serving the bench snapshot: {extauthz_rss:.0f} MB")
+    print(f"ratelimit_svc RSS after the full-pipeline run: {ratelimit_rss:.0f} MB")
     print(f"compile a snapshot with 100,000 keys: {compile_100k:.2f} s")
     print(
         "config change (new API) to serving through Envoy, ms: "

@@ -19,7 +19,10 @@ class Scenario:
 @transaction.atomic  # one commit, one snapshot: waiting for the demo key covers the rest
 def seed(upstream_port: int, tmp_path: Path) -> Scenario:
     demo = seed_demo(
-        upstream_port=upstream_port, key_file=tmp_path / "demo_key", admin_password="pw-e2e"
+        upstream_port=upstream_port,
+        key_file=tmp_path / "demo_key",
+        admin_password="pw-e2e",
+        rate_limited=False,  # tests send bursts with the demo key; limits get tests of their own
     )
     partner = Organization.objects.get(slug="demo-partner")
     stranger = Application.objects.create(organization=partner, name="Unsubscribed app")
