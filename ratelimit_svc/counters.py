@@ -31,16 +31,25 @@ def policy_name(window: Window) -> str:
     return f"{window.seconds}-seconds"  # unreachable: every window is whole seconds
 
 
+# A window and a quota show the same face to the response and the metrics: `limit`,
+# `shadow`, `label` (for people), `metric` (the metrics label), `policy` (the name in the
+# RateLimit headers) and `unit` (for Envoy's x-ratelimit-* headers).
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedWindow:
     window: Window
     shape: WindowShape
     key: str
-    policy: str  # name in RateLimit-Policy / RateLimit
-    metric: str  # the `limit` label in metrics
+    policy: str
+    metric: str
     limit_arg: str
     ttl_arg: str
     mode_arg: str
+    limit: int
+    shadow: bool
+    label: str
+    unit: str
 
 
 @dataclass(slots=True)
@@ -50,6 +59,11 @@ class PreparedQuota:
     metric: str
     limit_arg: str
     mode_arg: str
+    limit: int
+    shadow: bool
+    label: str
+    unit: str
+    policy: str = QUOTA_POLICY
     # The period of the last check: recomputed only when a check falls outside it.
     period: Period | None = None
 
@@ -89,6 +103,10 @@ class PreparedRule:
                     limit_arg=str(window.requests),
                     ttl_arg=str(shape.ttl_ms),
                     mode_arg=SHADOW if window.shadow else ENFORCED,
+                    limit=window.requests,
+                    shadow=window.shadow,
+                    label=window.label,
+                    unit=window.unit,
                 )
             )
         quota = None
@@ -101,6 +119,10 @@ class PreparedRule:
                 metric=f"{rule.label}:{q.label}",
                 limit_arg=str(q.requests),
                 mode_arg=SHADOW if q.shadow else ENFORCED,
+                limit=q.requests,
+                shadow=q.shadow,
+                label=q.label,
+                unit="year" if q.period_months == 12 else "month",
             )
         return cls(rule, tuple(windows), quota)
 
@@ -110,38 +132,37 @@ class Counter:
     """One counter of one request, as sent to the script, with what reading it needs."""
 
     rule: PreparedRule
-    window: PreparedWindow | None  # None: the quota
+    limit_of: PreparedWindow | PreparedQuota
     hits: int
     current: int
-    period: Period | None = None
+    period: Period | None = None  # set for the quota: the billing period counted
 
     @property
     def limit(self) -> int:
-        if self.window is not None:
-            return self.window.window.requests
-        assert self.rule.quota is not None
-        return self.rule.quota.quota.requests
+        return self.limit_of.limit
 
     @property
     def shadow(self) -> bool:
-        if self.window is not None:
-            return self.window.window.shadow
-        assert self.rule.quota is not None
-        return self.rule.quota.quota.shadow
+        return self.limit_of.shadow
 
     @property
     def metric(self) -> str:
-        if self.window is not None:
-            return self.window.metric
-        assert self.rule.quota is not None
-        return self.rule.quota.metric
+        return self.limit_of.metric
+
+    @property
+    def seconds(self) -> int:
+        """The window's length, or the current billing period's."""
+        if self.period is not None:
+            return (self.period.end_ms - self.period.start_ms) // 1000
+        assert isinstance(self.limit_of, PreparedWindow)
+        return self.limit_of.window.seconds
 
     def leaves_at(self, bucket: int) -> int:
         """When bucket `bucket` stops counting (ms)."""
-        if self.window is not None:
-            return self.window.shape.leaves_at(bucket)
-        assert self.period is not None
-        return self.period.end_ms
+        if self.period is not None:
+            return self.period.end_ms
+        assert isinstance(self.limit_of, PreparedWindow)
+        return self.limit_of.shape.leaves_at(bucket)
 
 
 def plan_counters(
@@ -169,7 +190,7 @@ def plan_counters(
         quota = rule.quota
         if quota is not None:
             period = quota.period_at(now_ms)
-            counters.append(Counter(rule, None, hits, period.index, period))
+            counters.append(Counter(rule, quota, hits, period.index, period))
             keys.append(quota.key)
             ttl = period.end_ms - now_ms + QUOTA_GRACE_MS
             args += (

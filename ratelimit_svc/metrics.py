@@ -53,7 +53,7 @@ class RateLimitMetrics:
             ("domain",),
             registry=self.registry,
         )
-        self._children: dict[str, tuple[object, object, object, object]] = {}
+        self._children: dict[str, tuple[Counter, Counter, Counter, Counter]] = {}
 
     def record(self, limit: str, *, over: bool, near: bool, shadow_over: bool) -> None:
         children = self._children.get(limit)
@@ -66,10 +66,10 @@ class RateLimitMetrics:
             )
             self._children[limit] = children
         total, over_limit, near_limit, shadow = children
-        total.inc()  # type: ignore[attr-defined]
+        total.inc()
         if over:
-            over_limit.inc()  # type: ignore[attr-defined]
+            over_limit.inc()
         elif near:
-            near_limit.inc()  # type: ignore[attr-defined]
+            near_limit.inc()
         if shadow_over:
-            shadow.inc()  # type: ignore[attr-defined]
+            shadow.inc()

@@ -18,7 +18,7 @@ from envoy.service.ratelimit.v3 import rls_pb2
 from extauthz.problems import CONTENT_TYPE
 from ratelimit_svc.counters import Counter
 from ratelimit_svc.problems import QUOTA_EXCEEDED, RATE_LIMITED
-from ratelimit_svc.redis_store import NEVER, ScriptResult
+from ratelimit_svc.redis_store import NEVER, NOT_OVER, ScriptResult
 
 _OK: Final = rls_pb2.RateLimitResponse.OK
 _OVER: Final = rls_pb2.RateLimitResponse.OVER_LIMIT
@@ -27,9 +27,9 @@ _UNITS: Final = {
     "minute": rls_pb2.RateLimitResponse.RateLimit.MINUTE,
     "hour": rls_pb2.RateLimitResponse.RateLimit.HOUR,
     "day": rls_pb2.RateLimitResponse.RateLimit.DAY,
+    "month": rls_pb2.RateLimitResponse.RateLimit.MONTH,
+    "year": rls_pb2.RateLimitResponse.RateLimit.YEAR,
 }
-_MONTH: Final = rls_pb2.RateLimitResponse.RateLimit.MONTH
-_YEAR: Final = rls_pb2.RateLimitResponse.RateLimit.YEAR
 
 # Nothing to count (no rule matched): the same bytes every time.
 ALL_OK: Final[bytes] = rls_pb2.RateLimitResponse(overall_code=_OK).SerializeToString()
@@ -58,7 +58,7 @@ class _Reading:
         limit = counter.limit
         used = result.used(i)
         free = result.free(i)
-        self.over = free != -2
+        self.over = free != NOT_OVER
         admitted_here = result.admitted
         counted = used + counter.hits if admitted_here else used
         self.remaining = max(0, limit - counted)
@@ -70,14 +70,6 @@ class _Reading:
         self.retry_ms = -1 if free == NEVER else counter.leaves_at(free) - now_ms
 
 
-def _policy_and_name(counter: Counter) -> tuple[str, int, int]:
-    """(name, quota units, window seconds) for the RateLimit-Policy header."""
-    if counter.window is not None:
-        return counter.window.policy, counter.limit, counter.window.window.seconds
-    assert counter.period is not None
-    return "quota", counter.limit, (counter.period.end_ms - counter.period.start_ms) // 1000
-
-
 def _status(readings: Sequence[_Reading]) -> rls_pb2.RateLimitResponse.DescriptorStatus:
     """One descriptor's status: the most constraining enforced limit (fewest remaining)."""
     status = rls_pb2.RateLimitResponse.DescriptorStatus(code=_OK)
@@ -87,17 +79,11 @@ def _status(readings: Sequence[_Reading]) -> rls_pb2.RateLimitResponse.Descripto
     tightest = min(enforced, key=lambda r: (not r.over, r.remaining))
     if tightest.over:
         status.code = _OVER
-    counter = tightest.counter
+    limit_of = tightest.counter.limit_of
     current = status.current_limit
-    current.requests_per_unit = min(counter.limit, 2**32 - 1)
-    if counter.window is not None:
-        current.unit = _UNITS.get(counter.window.window.unit, _UNITS["second"])
-        current.name = counter.window.policy
-    else:
-        current.unit = (
-            _YEAR if counter.rule.quota and counter.rule.quota.quota.period_months == 12 else _MONTH
-        )
-        current.name = "quota"
+    current.requests_per_unit = min(limit_of.limit, 2**32 - 1)
+    current.unit = _UNITS.get(limit_of.unit, _UNITS["second"])
+    current.name = limit_of.policy
     status.limit_remaining = min(tightest.remaining, 2**32 - 1)
     status.duration_until_reset.FromMilliseconds(max(0, tightest.reset_ms))
     return status
@@ -105,20 +91,13 @@ def _status(readings: Sequence[_Reading]) -> rls_pb2.RateLimitResponse.Descripto
 
 def _problem(blocking: Sequence[_Reading], now_ms: int) -> tuple[bytes, int | None]:
     """The 429 body and its Retry-After seconds (None when the request can never fit)."""
-    quota = [r for r in blocking if r.counter.window is None]
+    quota = [r for r in blocking if r.counter.period is not None]
     reading = quota[0] if quota else max(blocking, key=lambda r: r.retry_ms)
     counter = reading.counter
     never = any(r.retry_ms < 0 for r in blocking)
     retry_ms = -1 if never else max(r.retry_ms for r in blocking)
     problem = QUOTA_EXCEEDED if quota else RATE_LIMITED
-    name, units, _ = _policy_and_name(counter)
-    limit_label = (
-        counter.window.window.label
-        if counter.window is not None
-        else counter.rule.quota.quota.label
-        if counter.rule.quota is not None
-        else ""
-    )
+    limit_label = counter.limit_of.label
     if never:
         detail = (
             f"This call counts as {counter.hits} requests, more than the limit of "
@@ -141,8 +120,8 @@ def _problem(blocking: Sequence[_Reading], now_ms: int) -> tuple[bytes, int | No
         "status": problem.status,
         "detail": detail,
         "limit": limit_label,
-        "policy": name,
-        "quota": units,
+        "policy": counter.limit_of.policy,
+        "quota": counter.limit,
     }
     if not never:
         document["retry_after"] = _ceil_seconds(retry_ms)
@@ -172,8 +151,9 @@ def encode(
     for reading in readings:
         if reading.counter.shadow:
             continue
-        name, units, seconds = _policy_and_name(reading.counter)
-        policies.append(f'"{name}";q={units};w={seconds}')
+        counter = reading.counter
+        name = counter.limit_of.policy
+        policies.append(f'"{name}";q={counter.limit};w={counter.seconds}')
         states.append(f'"{name}";r={reading.remaining};t={_ceil_seconds(reading.reset_ms)}')
     if policies:
         _header(response.response_headers_to_add.add(), "ratelimit-policy", ", ".join(policies))

@@ -157,7 +157,7 @@ class ShouldRateLimitHandler:
                         owner.subscription_id,
                         owner.stem,
                         counter.metric,
-                        counter.window is None,
+                        counter.period is not None,
                     ),
                     now_ms,
                 )
