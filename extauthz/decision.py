@@ -6,6 +6,7 @@ Every answer is prebuilt bytes; the key is never logged nor echoed.
 
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from extauthz import problems, responses
@@ -27,6 +28,31 @@ UNAVAILABLE: Final = _DENIED[problems.UNAVAILABLE.slug]
 
 _unpack_tail = CREDENTIAL_TAIL.unpack_from
 _compare = hmac.compare_digest
+_retired_with_body = responses.retired
+
+
+@dataclass(frozen=True, slots=True)
+class _CredentialDenials:
+    missing: bytes
+    invalid: bytes
+    revoked: bytes
+    expired: bytes
+
+
+_CREDENTIALS: Final = _CredentialDenials(MISSING, INVALID, REVOKED, EXPIRED)
+# A draft is visible to its owner only: to anyone else, whatever their key, it does not exist,
+# so a 401 must not tell a keyless caller that something is there.
+_DRAFT_CREDENTIALS: Final = _CredentialDenials(UNKNOWN_API, UNKNOWN_API, UNKNOWN_API, UNKNOWN_API)
+
+
+def sunset_passed(sunset: str | None, now: float) -> bool:
+    """Whether a route's "sunset" (unix seconds) has come; anything but an integer: no sunset."""
+    if not sunset:
+        return False
+    try:
+        return 0 < int(sunset) <= now
+    except ValueError:
+        return False
 
 
 def bearer_token(value: str) -> str | None:
@@ -44,13 +70,28 @@ def decide(  # noqa: PLR0911, PLR0912
     store: Store,
     now: float,
 ) -> bytes:
-    """Decide one Check. `headers` use Envoy's lower-case names."""
+    """Decide one Check. `headers` use Envoy's lower-case names.
+
+    In order: no Tollgate route 404; a retired version, or one past its sunset, 410 for
+    everyone; no data yet 503; credentials 401 (404 on a draft: see _DRAFT_CREDENTIALS);
+    a draft of another organisation 404; no subscription 403; else allowed.
+    """
     api_id = context_extensions.get("api")
     if not api_id:
         return UNKNOWN_API
+    # A retired version is retired for everyone: no key is looked at.
+    lifecycle = context_extensions.get("lifecycle")
+    if lifecycle == "retired":
+        return RETIRED
+    sunset = context_extensions.get("sunset")
+    if sunset and sunset_passed(sunset, now):
+        body = context_extensions.get("retired_body")
+        return _retired_with_body(body) if body else RETIRED
     snapshot = store.snapshot
     if snapshot is None:
         return UNAVAILABLE
+    draft = lifecycle == "draft"
+    denials = _DRAFT_CREDENTIALS if draft else _CREDENTIALS
 
     presented = headers.get(API_KEY_HEADER)
     carrier = API_KEY_HEADER
@@ -58,32 +99,27 @@ def decide(  # noqa: PLR0911, PLR0912
         authorization = headers.get(AUTHORIZATION_HEADER)
         presented = bearer_token(authorization) if authorization else None
         if presented is None:
-            return MISSING
+            return denials.missing
         carrier = AUTHORIZATION_HEADER
 
     key_id = key_id_of(presented)
     # Real keys are ASCII; anything else cannot match, and must not reach .encode().
     if key_id is None or not presented.isascii():
-        return INVALID
+        return denials.invalid
     stored = snapshot.credential(key_id)
     if stored is None or not _compare(stored[:HASH_LENGTH], hash_key(presented)):
-        return INVALID
+        return denials.invalid
     application_id, expires_at, revoked_at = _unpack_tail(stored, HASH_LENGTH)
     # A revocation may be scheduled: rotation keeps the old key working until then.
     if revoked_at and now >= revoked_at:
-        return REVOKED
+        return denials.revoked
     if expires_at and now >= expires_at:
-        return EXPIRED
+        return denials.expired
     application = snapshot.application(application_id)
     if application is None:
         # The key's application is gone (deleted, or not streamed yet): the key is unusable.
-        return INVALID
-
-    lifecycle = context_extensions.get("lifecycle")
-    if lifecycle == "retired":
-        return RETIRED
-    # A draft is visible to its owner only; to anyone else it does not exist.
-    if lifecycle == "draft" and application.organization_id != context_extensions.get("owner"):
+        return denials.invalid
+    if draft and application.organization_id != context_extensions.get("owner"):
         return UNKNOWN_API
 
     cache_key = (application_id, api_id, carrier)

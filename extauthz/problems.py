@@ -4,6 +4,7 @@ Slugs are a public contract: clients match on `type`, so never rename one.
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -20,17 +21,24 @@ class Problem:
     body: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        document = {
-            "type": self.type,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        object.__setattr__(self, "body", json.dumps(document, separators=(",", ":")).encode())
+        object.__setattr__(self, "body", self.json(self.detail).encode())
 
     @property
     def type(self) -> str:
         return TYPE_BASE + self.slug
+
+    def json(self, detail: str, extensions: Mapping[str, object] | None = None) -> str:
+        """This problem's JSON with its own `detail` and extension members (RFC 9457 3.2):
+        how the gateway tells one occurrence apart, e.g. which retired version and its successor.
+        """
+        document = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": detail,
+            **(extensions or {}),
+        }
+        return json.dumps(document, separators=(",", ":"))
 
 
 MISSING_CREDENTIALS: Final = Problem(

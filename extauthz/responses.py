@@ -1,14 +1,16 @@
-"""Serialized `CheckResponse`s: built once (denials at import, allowances per cache miss).
+"""Serialized `CheckResponse`s, built once: denials at import, allowances per cache miss,
+a sunset version's 410 per body.
 
 The hot path only ever returns bytes made here; no protobuf is built per request.
 """
 
+import functools
 from typing import Final
 
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2
 
-from extauthz.problems import CATALOGUE, CONTENT_TYPE, Problem
+from extauthz.problems import CATALOGUE, CONTENT_TYPE, VERSION_RETIRED, Problem
 
 # google.rpc.Code values carried in CheckResponse.status.
 _OK: Final = 0
@@ -38,8 +40,9 @@ def _set_header(option: base_pb2.HeaderValueOption, key: str, value: str) -> Non
     option.append_action = _OVERWRITE
 
 
-def denied(problem: Problem) -> bytes:
-    """The serialized CheckResponse that makes Envoy answer `problem` itself."""
+def denied(problem: Problem, body: str | None = None) -> bytes:
+    """The serialized CheckResponse that makes Envoy answer `problem` itself, with its own
+    body or `body` (the same problem told for one occurrence, see Problem.json)."""
     response = external_auth_pb2.CheckResponse()
     response.status.code = _grpc_code(problem.status)
     response.status.message = problem.slug
@@ -50,11 +53,24 @@ def denied(problem: Problem) -> bytes:
         headers.append(("www-authenticate", 'Bearer realm="tollgate"'))
     for key, value in headers:
         _set_header(denial.headers.add(), key, value)
-    denial.body = problem.body.decode()
+    denial.body = problem.body.decode() if body is None else body
     return bytes(response.SerializeToString())
 
 
 DENIED: Final[dict[str, bytes]] = {problem.slug: denied(problem) for problem in CATALOGUE}
+
+
+# Bodies come from the route config: a few per retired version, each serialized once.
+@functools.lru_cache(maxsize=1024)
+def retired(body: str) -> bytes:
+    """The 410 of a version past its sunset, with the route's body (which names its successor).
+
+    A body protobuf cannot carry (a lone surrogate) gets the generic VERSION_RETIRED instead.
+    """
+    try:
+        return denied(VERSION_RETIRED, body)
+    except ValueError:
+        return DENIED[VERSION_RETIRED.slug]
 
 
 def allowed(

@@ -11,7 +11,13 @@ def database_from_url(url: str, base_dir: Path) -> dict[str, Any]:
     if parts.scheme == "sqlite":
         raw = unquote(parts.path.lstrip("/")) if parts.netloc == "" else parts.netloc + parts.path
         path = Path(raw) if Path(raw).is_absolute() else base_dir / raw
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(path),
+            # The admin and the Celery worker write to one file: a writer waits for the other
+            # rather than failing, and takes the write lock when its transaction begins.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
     if parts.scheme in {"postgres", "postgresql"}:
         return {
             "ENGINE": "django.db.backends.postgresql",

@@ -2,12 +2,14 @@
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from mgmt.compiler.rate_limits import ENVOY_5XX
 from mgmt.database_url import database_from_url
+from mgmt.lifecycle.notice_dates import parse_lead_days
 
 # Lets admin classes be written as ModelAdmin[Model] for mypy, at run time too.
 django_stubs_ext.monkeypatch()
@@ -110,3 +112,69 @@ TOLLGATE_RATELIMIT_DRAFT03_HEADERS = (
 )
 # Compile and publish a snapshot after every committed change (off only in tests that say so).
 TOLLGATE_AUTO_PUBLISH = os.environ.get("TOLLGATE_AUTO_PUBLISH", "1") == "1"
+
+# --- Lifecycle: Celery, notices, mail ---------------------------------------
+# The broker: `make run` starts an embedded Redis on 16379; production points this at its Redis.
+CELERY_BROKER_URL = os.environ.get("TOLLGATE_CELERY_BROKER_URL", "redis://127.0.0.1:16379/1")
+# One queue for Tollgate's tasks; several deployments may share a Redis with their own.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("TOLLGATE_CELERY_QUEUE", "tollgate")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+# Results are off unless a backend is given (tests read the job's report through one).
+CELERY_RESULT_BACKEND = os.environ.get("TOLLGATE_CELERY_RESULT_BACKEND") or None
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task a dead worker held goes back to the queue after this (longer than any task runs).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("TOLLGATE_CELERY_VISIBILITY_TIMEOUT", "3600"))
+}
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Reminders go out this many days before a sunset (the nearest due one only).
+try:
+    TOLLGATE_NOTICE_LEAD_DAYS = parse_lead_days(
+        os.environ.get("TOLLGATE_NOTICE_LEAD_DAYS", "30,7,1")
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TOLLGATE_NOTICE_LEAD_DAYS: {exc}") from None
+# "7 days before" counts calendar days in this zone; notices show dates in it.
+TOLLGATE_LIFECYCLE_TIME_ZONE = os.environ.get("TOLLGATE_LIFECYCLE_TIME_ZONE", TIME_ZONE)
+try:
+    ZoneInfo(TOLLGATE_LIFECYCLE_TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"TOLLGATE_LIFECYCLE_TIME_ZONE: unknown time zone {TOLLGATE_LIFECYCLE_TIME_ZONE!r}"
+    ) from None
+# Attempts per notice before it is marked failed (an owner can retry it from the admin).
+TOLLGATE_NOTICE_MAX_ATTEMPTS = int(os.environ.get("TOLLGATE_NOTICE_MAX_ATTEMPTS", "8"))
+# A notice claimed this long ago by a worker that never finished is sent again.
+TOLLGATE_NOTICE_CLAIM_TIMEOUT_SECONDS = int(
+    os.environ.get("TOLLGATE_NOTICE_CLAIM_TIMEOUT_SECONDS", "900")
+)
+# The job queues a pending notice again only if its last attempt is this old (its own
+# retry is usually sooner).
+TOLLGATE_NOTICE_RETRY_QUIET_SECONDS = int(
+    os.environ.get("TOLLGATE_NOTICE_RETRY_QUIET_SECONDS", "600")
+)
+
+_EMAIL_BACKENDS = {
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+# file (the default: var/mail, one file per run), console, smtp, or a dotted backend path.
+_email_backend = os.environ.get("TOLLGATE_EMAIL_BACKEND", "file")
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend, _email_backend)
+EMAIL_FILE_PATH = os.environ.get("TOLLGATE_EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_HOST = os.environ.get("TOLLGATE_EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("TOLLGATE_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("TOLLGATE_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("TOLLGATE_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("TOLLGATE_EMAIL_USE_TLS", "0") == "1"
+EMAIL_USE_SSL = os.environ.get("TOLLGATE_EMAIL_USE_SSL", "0") == "1"
+# A mail server that hangs must not hold a worker: the attempt fails and is retried.
+EMAIL_TIMEOUT = int(os.environ.get("TOLLGATE_EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("TOLLGATE_EMAIL_FROM", "Tollgate <tollgate@localhost>")

@@ -49,6 +49,10 @@ class ApiRow:
     product_id: int
     hostnames: tuple[str, ...] = ()
     base_path: str = "/"
+    # Lower-case header that selects a version by its name ("" : by path prefix only).
+    version_header: str = ""
+    # With a version header: the version that serves requests sending none (0: none does).
+    default_version_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +62,10 @@ class ApiVersionRow:
     version: str
     lifecycle: str = "published"
     path_prefix: str = ""
-    sunset_at: int = 0
-    successor_path: str = ""
+    deprecated_at: int = 0  # unix seconds; 0 = not deprecated
+    sunset_at: int = 0  # unix seconds; 0 = no sunset scheduled
+    successor_id: int = 0  # a version of the same API; 0 = none
+    changelog_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ _CREDENTIAL_HEADERS = ("x-api-key", "authorization")
 
 def _packed(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
-    packed.Pack(message)
+    packed.Pack(message, deterministic=True)
     return packed
 
 

@@ -2,7 +2,9 @@
 
 Envoy does all matching; each route hands ext_authz its identity (API, version, route,
 lifecycle, owner) through per-route context extensions, so a Check never re-matches a path,
-and asks one of the two rate-limit filters (by stage) to count it (see rate_limits).
+and asks one of the two rate-limit filters (by stage) to count it (see rate_limits). A
+deprecated version's routes also hand over its sunset and 410 body, so ext_authz retires it
+on the second; a retired version's routes answer 410 themselves (see lifecycle_routes).
 """
 
 import re
@@ -17,16 +19,24 @@ from google.protobuf import any_pb2
 from mgmt.compiler.clusters import cluster_name
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import ApiRow, ApiVersionRow, RouteRow, Rows, UpstreamRow
+from mgmt.compiler.lifecycle_routes import (
+    ServedVersion,
+    catch_all_routes,
+    deprecation_headers,
+    retired_route,
+    served_versions,
+    sunset_context,
+    version_selectors,
+    with_header,
+)
 from mgmt.compiler.listener import EXT_AUTHZ_FILTER, ROUTE_CONFIG_NAME
+from mgmt.compiler.paths import full_prefix
 from mgmt.compiler.rate_limits import route_rate_limit
 from mgmt.compiler.re2_check import strip_anchors
 
 ANY_HOST = "*"
-
-
-def full_prefix(api: ApiRow, version: ApiVersionRow) -> str:
-    """The API base path and version prefix joined, without a trailing slash ('' for root)."""
-    return api.base_path.rstrip("/") + version.path_prefix.rstrip("/")
+# (hostless, -prefix length, API id, catch-all, position, id): see _specificity.
+SortKey = tuple[int, int, int, int, int, int]
 
 
 def full_regex(prefix: str, pattern: str) -> str:
@@ -61,7 +71,8 @@ def route_match(api: ApiRow, version: ApiVersionRow, route: RouteRow) -> rc_pb2.
     return match
 
 
-def _context(api: ApiRow, version: ApiVersionRow, route: RouteRow) -> any_pb2.Any:
+def _context(served: ServedVersion, route: RouteRow) -> any_pb2.Any:
+    api, version = served.api, served.version
     per_route = ext_authz_pb2.ExtAuthzPerRoute(
         check_settings=ext_authz_pb2.CheckSettings(
             context_extensions={
@@ -70,69 +81,95 @@ def _context(api: ApiRow, version: ApiVersionRow, route: RouteRow) -> any_pb2.An
                 "route": str(route.id),
                 "lifecycle": version.lifecycle,
                 "owner": str(api.organization_id),
+                **sunset_context(served),
             }
         )
     )
     packed = any_pb2.Any()
-    packed.Pack(per_route)
+    packed.Pack(per_route, deterministic=True)
     return packed
 
 
-def envoy_route(
-    api: ApiRow, version: ApiVersionRow, route: RouteRow, upstream: UpstreamRow
+def _upstream_route(
+    name: str,
+    match: rc_pb2.RouteMatch,
+    served: ServedVersion,
+    route: RouteRow,
+    upstream: UpstreamRow,
 ) -> rc_pb2.Route:
     return rc_pb2.Route(
-        name=f"route.{route.id}",
-        match=route_match(api, version, route),
+        name=name,
+        match=match,
         route=rc_pb2.RouteAction(
             cluster=cluster_name(upstream),
             timeout=ms(route.timeout_ms),
             rate_limits=[route_rate_limit(route)],
         ),
-        typed_per_filter_config={EXT_AUTHZ_FILTER: _context(api, version, route)},
+        response_headers_to_add=deprecation_headers(served),
+        typed_per_filter_config={EXT_AUTHZ_FILTER: _context(served, route)},
     )
 
 
+def envoy_routes(
+    served: ServedVersion, route: RouteRow, upstream: UpstreamRow
+) -> list[rc_pb2.Route]:
+    """The route once per way a request selects its version (see version_selectors)."""
+    match = route_match(served.api, served.version, route)
+    return [
+        retired_route(f"route.{route.id}{suffix}", with_header(match, header), served)
+        if served.retired
+        else _upstream_route(
+            f"route.{route.id}{suffix}", with_header(match, header), served, route, upstream
+        )
+        for suffix, header in version_selectors(served)
+    ]
+
+
 def _specificity(
-    api: ApiRow, version: ApiVersionRow, route: RouteRow
-) -> tuple[int, int, int, int, int]:
-    """A host's own APIs before the hostless ones, then longer prefixes, then the owner's order."""
+    api: ApiRow, version: ApiVersionRow, *, position: int, id_: int, catch_all: bool = False
+) -> SortKey:
+    """A host's own APIs before the hostless ones, then longer prefixes, then the owner's order.
+
+    A retired version's catch-all comes right after the routes of its prefix length in its
+    API: after its own routes, and before the shorter prefixes whose paths it owns anyway.
+    """
     hostless = 0 if api.hostnames else 1
-    return (hostless, -len(full_prefix(api, version)), api.id, route.position, route.id)
+    prefix = -len(full_prefix(api, version))
+    return (hostless, prefix, api.id, int(catch_all), position, id_)
 
 
 def route_configuration(rows: Rows) -> route_pb2.RouteConfiguration:
     """Routes of missing upstreams or versions are left out; the consistency check reports them."""
-    apis = {a.id: a for a in rows.apis}
-    versions = {v.id: v for v in rows.versions}
+    versions = served_versions(rows)
     upstreams = {u.id: u for u in rows.upstreams}
-    placed: list[tuple[ApiRow, ApiVersionRow, RouteRow]] = []
+    placed: list[tuple[SortKey, ApiRow, list[rc_pb2.Route]]] = []
     for route in rows.routes:
-        version = versions.get(route.api_version_id)
-        api = apis.get(version.api_id) if version else None
-        if version is None or api is None or route.upstream_id not in upstreams:
+        served = versions.get(route.api_version_id)
+        upstream = upstreams.get(route.upstream_id)
+        if served is None or upstream is None:
             continue
-        placed.append((api, version, route))
-    placed.sort(key=lambda t: _specificity(*t))
+        key = _specificity(served.api, served.version, position=route.position, id_=route.id)
+        placed.append((key, served.api, envoy_routes(served, route, upstream)))
+    for served in versions.values():
+        if catch_all := catch_all_routes(served):
+            key = _specificity(
+                served.api, served.version, position=0, id_=served.version.id, catch_all=True
+            )
+            placed.append((key, served.api, catch_all))
+    placed.sort(key=lambda t: t[0])
 
     # Appending in sorted order keeps every host's list sorted.
-    by_host: dict[str, list[tuple[ApiRow, ApiVersionRow, RouteRow]]] = defaultdict(list)
+    by_host: dict[str, list[rc_pb2.Route]] = defaultdict(list)
     hosts = sorted({h for a in rows.apis for h in a.hostnames} | {ANY_HOST})
-    for api, version, route in placed:
+    for _, api, routes in placed:
         # An API with no hostname answers on every host, after that host's own APIs.
         for host in api.hostnames or hosts:
-            by_host[host].append((api, version, route))
+            by_host[host].extend(routes)
 
     return route_pb2.RouteConfiguration(
         name=ROUTE_CONFIG_NAME,
         virtual_hosts=[
-            rc_pb2.VirtualHost(
-                name=f"host.{host}",
-                domains=[host],
-                routes=[
-                    envoy_route(a, v, r, upstreams[r.upstream_id]) for a, v, r in by_host[host]
-                ],
-            )
+            rc_pb2.VirtualHost(name=f"host.{host}", domains=[host], routes=by_host[host])
             for host in hosts
         ],
     )

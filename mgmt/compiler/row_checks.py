@@ -1,9 +1,11 @@
 """Checks on the rows themselves, worded for the API owner who can fix them in admin."""
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Final
 
-from mgmt.compiler.inputs import GatewaySettings, Rows, WindowRow
+from mgmt.compiler.inputs import ApiVersionRow, GatewaySettings, Rows, WindowRow
+from mgmt.compiler.paths import full_prefix
 from mgmt.compiler.rate_limits import (
     ALGORITHMS,
     ENVOY_5XX,
@@ -13,10 +15,13 @@ from mgmt.compiler.rate_limits import (
     window_label,
 )
 from mgmt.compiler.re2_check import re2_error, strip_anchors
+from mgmt.compiler.version_header import version_header_error
 from ratelimit_svc.limits import MAX_REQUESTS, UNIT_SECONDS, Window
 
 _LIFECYCLES = frozenset({"draft", "published", "deprecated", "retired"})
 _MATCH_TYPES = frozenset({"prefix", "exact", "regex"})
+# 9999-12-31T23:59:59Z: the last instant an HTTP-date (four-digit year) can say.
+MAX_UNIX_SECONDS: Final = 253_402_300_799
 
 
 def row_errors(rows: Rows) -> list[str]:
@@ -60,26 +65,72 @@ def _upstream_errors(rows: Rows) -> list[str]:
 def _api_errors(rows: Rows) -> list[str]:
     errors = []
     served: dict[tuple[str, str], str] = {}
+    versions = {v.id: v for v in rows.versions}
     for a in sorted(rows.apis, key=lambda a: a.id):
         for host in a.hostnames or ("*",):
             other = served.setdefault((host, a.base_path), a.name)
             if other != a.name:
                 errors.append(f"APIs {other!r} and {a.name!r} both serve {a.base_path!r} on {host}")
+        if problem := version_header_error(a.version_header):
+            errors.append(f"{a.name}: the version header {problem}")
+        default = versions.get(a.default_version_id)
+        if a.default_version_id and (default is None or default.api_id != a.id):
+            errors.append(f"{a.name}: its default version is not one of its versions")
     return errors
 
 
 def _version_errors(rows: Rows) -> list[str]:
-    apis = {a.id for a in rows.apis}
+    apis = {a.id: a for a in rows.apis}
+    versions = {v.id: v for v in rows.versions}
+    errors = []
+    for v in sorted(rows.versions, key=lambda v: v.id):
+        api = apis.get(v.api_id)
+        if api is None:
+            errors.append(f"version {v.version!r} belongs to an API that does not exist")
+        if v.lifecycle not in _LIFECYCLES:
+            errors.append(f"version {v.version!r} has an unknown lifecycle {v.lifecycle!r}")
+        label = f"{api.name} {v.version}" if api else f"version {v.version!r}"
+        errors += _lifecycle_errors(label, v, versions)
+    return errors + _indistinct_version_errors(rows)
+
+
+def _lifecycle_errors(
+    label: str, v: ApiVersionRow, versions: Mapping[int, ApiVersionRow]
+) -> list[str]:
     errors = [
-        f"version {v.version!r} belongs to an API that does not exist"
-        for v in rows.versions
-        if v.api_id not in apis
+        f"{label}: its {name} is not a date the gateway can send"
+        for name, unix in (("deprecation", v.deprecated_at), ("sunset", v.sunset_at))
+        if not 0 <= unix <= MAX_UNIX_SECONDS
     ]
-    errors += [
-        f"version {v.version!r} has an unknown lifecycle {v.lifecycle!r}"
-        for v in rows.versions
-        if v.lifecycle not in _LIFECYCLES
-    ]
+    if v.deprecated_at > 0 and 0 < v.sunset_at < v.deprecated_at:
+        errors.append(f"{label}: its sunset comes before its deprecation")
+    if v.successor_id:
+        successor = versions.get(v.successor_id)
+        if successor is None:
+            errors.append(f"{label}: its successor version does not exist")
+        elif successor.id == v.id:
+            errors.append(f"{label}: a version cannot succeed itself")
+        elif successor.api_id != v.api_id:
+            errors.append(
+                f"{label}: its successor {successor.version!r} is a version of another API"
+            )
+    return errors
+
+
+def _indistinct_version_errors(rows: Rows) -> list[str]:
+    """Without a version header, two versions at one prefix would share every path."""
+    apis = {a.id: a for a in rows.apis if not a.version_header}
+    errors = []
+    at: dict[tuple[int, str], str] = {}
+    for v in sorted(rows.versions, key=lambda v: v.id):
+        if (a := apis.get(v.api_id)) is not None:
+            prefix = full_prefix(a, v)
+            other = at.setdefault((a.id, prefix), v.version)
+            if other != v.version:
+                errors.append(
+                    f"{a.name} {other} and {v.version} are both served at {prefix or '/'!r}: "
+                    "give them different path prefixes, or the API a version header"
+                )
     return errors
 
 

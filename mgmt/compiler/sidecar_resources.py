@@ -5,6 +5,7 @@ from collections import defaultdict
 
 from extauthz.keys import shard_of
 from mgmt.compiler.inputs import PlanRow, Rows, SubscriptionRow, WindowRow
+from mgmt.compiler.lifecycle import successor_of
 from protos.tollgate.v1 import resources_pb2
 
 # Fixed shard counts: a key change re-sends one shard's worth of parsing on the sidecar,
@@ -78,15 +79,18 @@ def plans(rows: Rows) -> list[resources_pb2.Plan]:
 
 
 def api_policies(rows: Rows) -> list[resources_pb2.ApiPolicy]:
+    apis = {a.id: a for a in rows.apis}
+    by_id = {v.id: v for v in rows.versions}
     versions = defaultdict(list)
     for v in sorted(rows.versions, key=lambda v: v.id):
+        successor = successor_of(v, by_id, apis)
         versions[v.api_id].append(
             resources_pb2.ApiVersionPolicy(
                 id=v.id,
                 version=v.version,
                 lifecycle=v.lifecycle,
                 sunset_at=v.sunset_at,
-                successor=v.successor_path,
+                successor=successor.path if successor else "",
             )
         )
     return [

@@ -1,25 +1,29 @@
-"""Django admin for API owners: the catalog, access, and what the gateway did with it."""
+"""Django admin for API owners: the catalog and access here; the version lifecycle in
+lifecycle_admin and lifecycle_records_admin, and what the gateway did with it in
+status_admin. Every admin class is registered from this module."""
 
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import QuerySet
-from django.forms import ModelForm
+from django.forms import ModelChoiceField, ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
 
 from mgmt.gateway import services
 from mgmt.gateway.forms import RateLimitFormSet
+from mgmt.gateway.lifecycle_admin import VersionLifecycleAdmin
+from mgmt.gateway.lifecycle_records_admin import LifecycleEventAdmin, LifecycleNoticeAdmin
 from mgmt.gateway.models import (
     Api,
     ApiKey,
     ApiVersion,
     Application,
     Endpoint,
+    LifecycleEvent,
+    LifecycleNotice,
     Organization,
     Plan,
     PlanRateLimit,
@@ -32,12 +36,13 @@ from mgmt.gateway.models import (
     Upstream,
     XdsNodeStatus,
 )
+from mgmt.gateway.status_admin import SnapshotAdmin, SnapshotRejectionAdmin, XdsNodeStatusAdmin
 
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin[Organization]):
-    list_display = ("name", "slug", "created_at")
-    search_fields = ("name", "slug")
+    list_display = ("name", "slug", "contact_email", "created_at")
+    search_fields = ("name", "slug", "contact_email")
 
 
 @admin.register(Product)
@@ -48,26 +53,66 @@ class ProductAdmin(admin.ModelAdmin[Product]):
     search_fields = ("name", "slug")
 
 
-# A URL typed without a scheme means https (Django 6's default, chosen now).
-_URLS_ASSUME_HTTPS: Any = {models.URLField: {"assume_scheme": "https"}}
-
-
 class ApiVersionInline(admin.TabularInline[ApiVersion, Api]):
     model = ApiVersion
-    formfield_overrides = _URLS_ASSUME_HTTPS
     fk_name = "api"
     extra = 0
     fields = ("version", "path_prefix", "lifecycle", "sunset_at", "successor")
+    # New rows start as drafts; lifecycle changes are made on the version's own page.
+    readonly_fields = ("lifecycle", "sunset_at", "successor")
     show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiVersion]:
+        return super().get_queryset(request).select_related("api", "successor__api")
 
 
 @admin.register(Api)
 class ApiAdmin(admin.ModelAdmin[Api]):
-    list_display = ("name", "slug", "base_path", "hostnames", "product", "organization")
-    list_select_related = ("product", "organization")
+    list_display = (
+        "name",
+        "slug",
+        "base_path",
+        "hostnames",
+        "version_header",
+        "default_version",
+        "product",
+        "organization",
+    )
+    list_select_related = ("product", "organization", "default_version__api")
     list_filter = ("organization", "product")
     search_fields = ("name", "slug", "hostnames", "base_path")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "organization",
+                    "product",
+                    "name",
+                    "slug",
+                    "hostnames",
+                    "base_path",
+                    "description",
+                )
+            },
+        ),
+        ("Versions", {"fields": ("version_header", "default_version")}),
+    )
     inlines = (ApiVersionInline,)
+
+    def get_form(
+        self, request: HttpRequest, obj: Api | None = None, change: bool = False, **kwargs: Any
+    ) -> type[ModelForm[Api]]:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        default = form.base_fields.get("default_version")
+        if isinstance(default, ModelChoiceField):
+            # Only this API's own versions; a new API has none until it is saved.
+            if obj is None:
+                default.queryset = ApiVersion.objects.none()
+                default.help_text = "Save the API with its versions first, then pick one here."
+            else:
+                default.queryset = obj.versions.select_related("api")
+        return form
 
 
 class RouteInline(admin.TabularInline[Route, ApiVersion]):
@@ -87,13 +132,12 @@ class RouteInline(admin.TabularInline[Route, ApiVersion]):
 
 
 @admin.register(ApiVersion)
-class ApiVersionAdmin(admin.ModelAdmin[ApiVersion]):
-    formfield_overrides = _URLS_ASSUME_HTTPS
-    list_display = ("api", "version", "lifecycle", "sunset_at", "successor")
-    list_select_related = ("api", "successor__api")
-    list_filter = ("lifecycle", "api")
-    search_fields = ("api__name", "version")
+class ApiVersionAdmin(VersionLifecycleAdmin):
     inlines = (RouteInline,)
+
+
+admin.site.register(LifecycleEvent, LifecycleEventAdmin)
+admin.site.register(LifecycleNotice, LifecycleNoticeAdmin)
 
 
 @admin.register(Route)
@@ -187,12 +231,21 @@ class ApiKeyInline(admin.TabularInline[ApiKey, Application]):
 
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin[Application]):
-    list_display = ("name", "organization", "public_id", "created_at")
+    list_display = ("name", "organization", "public_id", "contact_email", "created_at")
     list_select_related = ("organization",)
     list_filter = ("organization",)
-    search_fields = ("name", "public_id", "organization__name")
-    readonly_fields = ("public_id",)
+    search_fields = ("name", "public_id", "organization__name", "contact_email")
+    readonly_fields = ("public_id", "notices_go_to")
     inlines = (SubscriptionInline, ApiKeyInline)
+
+    @admin.display(description="lifecycle notices go to")
+    def notices_go_to(self, application: Application) -> str:
+        if application.pk is None:
+            return "—"
+        return (
+            application.notice_recipient()
+            or "nobody: no contact address here or on its organization"
+        )
 
 
 @admin.register(ApiKey)
@@ -296,65 +349,6 @@ class SubscriptionAdmin(admin.ModelAdmin[Subscription]):
     inlines = (SubscriptionRateLimitInline,)
 
 
-@admin.register(Snapshot)
-class SnapshotAdmin(admin.ModelAdmin[Snapshot]):
-    list_display = ("id", "short_version", "status", "created_at", "summary", "rejected")
-    list_filter = ("status",)
-    search_fields = ("version",)
-    readonly_fields = ("version", "status", "created_at", "summary", "errors", "rejection_list")
-    fields = readonly_fields
-
-    @admin.display(description="version")
-    def short_version(self, snapshot: Snapshot) -> str:
-        return snapshot.version[:12] or "—"
-
-    @admin.display(description="rejected by Envoy", boolean=True)
-    def rejected(self, snapshot: Snapshot) -> bool:
-        return snapshot.rejections().exists()
-
-    @admin.display(description="rejections (Envoy's own messages)")
-    def rejection_list(self, snapshot: Snapshot) -> SafeString:
-        rows = snapshot.rejections()
-        if not rows:
-            return format_html("{}", "none")
-        return format_html(
-            "<ul>{}</ul>",
-            format_html_join(
-                "",
-                "<li><b>{}</b> ({}) at {}: <code>{}</code></li>",
-                ((r.node_id, r.type_url.rsplit(".", 1)[-1], r.at, r.error) for r in rows),
-            ),
-        )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(SnapshotRejection)
-class SnapshotRejectionAdmin(admin.ModelAdmin[SnapshotRejection]):
-    list_display = ("at", "node_id", "type_url", "version", "error")
-    list_filter = ("type_url", "node_cluster")
-    search_fields = ("node_id", "version", "error")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-
-@admin.register(XdsNodeStatus)
-class XdsNodeStatusAdmin(admin.ModelAdmin[XdsNodeStatus]):
-    list_display = (
-        "node_id",
-        "node_cluster",
-        "type_url",
-        "acked_version",
-        "nacked_version",
-        "updated_at",
-    )
-    list_filter = ("node_cluster", "type_url")
-    search_fields = ("node_id",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+admin.site.register(Snapshot, SnapshotAdmin)
+admin.site.register(SnapshotRejection, SnapshotRejectionAdmin)
+admin.site.register(XdsNodeStatus, XdsNodeStatusAdmin)

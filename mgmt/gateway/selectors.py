@@ -124,13 +124,6 @@ def _subscriptions() -> tuple[SubscriptionRow, ...]:
     )
 
 
-def _successor_path(version: ApiVersion) -> str:
-    successor = version.successor
-    if successor is None:
-        return version.changelog_url
-    return successor.api.base_path.rstrip("/") + successor.path_prefix or "/"
-
-
 def current_rows() -> Rows:
     upstreams = tuple(
         UpstreamRow(
@@ -158,6 +151,8 @@ def current_rows() -> Rows:
             product_id=a.product_id,
             hostnames=tuple(validators.split_list(a.hostnames)),
             base_path=a.base_path,
+            version_header=a.version_header,
+            default_version_id=a.default_version_id or 0,
         )
         for a in Api.objects.all()
     )
@@ -168,10 +163,12 @@ def current_rows() -> Rows:
             version=v.version,
             lifecycle=v.lifecycle,
             path_prefix=v.path_prefix,
+            deprecated_at=_unix(v.deprecated_at),
             sunset_at=_unix(v.sunset_at),
-            successor_path=_successor_path(v),
+            successor_id=v.successor_id or 0,
+            changelog_url=v.changelog_url,
         )
-        for v in ApiVersion.objects.select_related("successor__api")
+        for v in ApiVersion.objects.all()
     )
     routes = tuple(
         RouteRow(

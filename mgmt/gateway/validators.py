@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from mgmt.compiler.clusters import is_ip_address
 from mgmt.compiler.rate_limits import window_label
 from mgmt.compiler.re2_check import re2_error, strip_anchors
+from mgmt.compiler.version_header import version_header_error
 from ratelimit_svc.limits import MAX_REQUESTS, MAX_WINDOW_SECONDS
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -81,6 +82,12 @@ def validate_re2(pattern: str) -> None:
     problem = re2_error(pattern)
     if problem:
         raise ValidationError(f"Envoy's RE2 refuses this pattern: {problem}")
+
+
+def validate_version_header(name: str) -> None:
+    problem = version_header_error(name)
+    if problem:
+        raise ValidationError(problem)
 
 
 def validate_limit_requests(value: int) -> None:

@@ -11,6 +11,11 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: bytes
+    # Every header line as sent, repeated names included (Link may come several times).
+    header_lines: tuple[tuple[str, str], ...] = ()
+
+    def header_values(self, name: str) -> list[str]:
+        return [value for key, value in self.header_lines if key == name]
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -27,9 +32,8 @@ def request(
     try:
         conn.request(method, path, headers=headers or {})
         response = conn.getresponse()
-        return Reply(
-            response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-        )
+        lines = tuple((k.lower(), v) for k, v in response.getheaders())
+        return Reply(response.status, dict(lines), response.read(), lines)
     finally:
         conn.close()
 

@@ -101,12 +101,24 @@ class World:
         return store
 
 
-def route(api: str = PUBLISHED_API, lifecycle: str = "published") -> dict[str, str]:
-    """The context_extensions Envoy sends for one Tollgate route."""
-    return {
+def route(
+    api: str = PUBLISHED_API,
+    lifecycle: str = "published",
+    *,
+    sunset: str | None = None,
+    retired_body: str | None = None,
+) -> dict[str, str]:
+    """The context_extensions Envoy sends for one Tollgate route (a deprecated version's with
+    its sunset and 410 body, as mgmt.compiler.lifecycle_routes.sunset_context writes them)."""
+    extensions = {
         "api": api,
         "version": "7",
         "route": "3",
         "lifecycle": lifecycle,
         "owner": str(OWNER_ORG),
     }
+    if sunset is not None:
+        extensions["sunset"] = sunset
+    if retired_body is not None:
+        extensions["retired_body"] = retired_body
+    return extensions

@@ -9,6 +9,7 @@ from envoy.service.auth.v3 import external_auth_pb2
 
 from extauthz.decision import decide
 from extauthz.store import Store
+from mgmt.compiler.lifecycle import Successor, retired_problem
 from protos.tollgate.v1 import resources_pb2
 from tests.extauthz.factories import (
     DRAFT_API,
@@ -162,6 +163,107 @@ def test_retired_version_gets_410_problem(store: Store, world: World) -> None:
     assert_problem(response, 410, "version-retired")
 
 
+def test_retired_version_gets_410_without_a_key(store: Store) -> None:
+    assert_problem(check(store, {}, route(lifecycle="retired")), 410, "version-retired")
+
+
+SUNSET = int(NOW) - 60
+RETIRED_BODY = retired_problem(
+    "Payments", "v1", sunset_at=SUNSET, successor=Successor("v2", "/payments/v2")
+)
+
+
+def past_sunset(retired_body: str = RETIRED_BODY) -> dict[str, str]:
+    return route(lifecycle="deprecated", sunset=str(SUNSET), retired_body=retired_body)
+
+
+def credentials(world: World, name: str) -> dict[str, str]:
+    """Headers carrying the named key of `world`, or one of the keys it has not got."""
+    from extauthz.keys import issue_key
+
+    if name == "none":
+        return {}
+    if name == "bad":
+        return {"authorization": "Bearer not-a-key"}
+    if name == "unknown-id":
+        return {"x-api-key": issue_key().secret}
+    return {"x-api-key": world.secret(name)}
+
+
+@pytest.mark.parametrize("name", ["none", "partner", "revoked", "orphan", "bad"])
+def test_deprecated_version_past_its_sunset_gets_410_before_the_key_is_checked(
+    store: Store, world: World, name: str
+) -> None:
+    response = check(store, credentials(world, name), past_sunset())
+    assert_problem(response, 410, "version-retired")
+    assert response.denied_response.body == RETIRED_BODY
+
+
+def test_past_sunset_answer_names_the_successor_from_the_route(store: Store) -> None:
+    problem = problem_of(check(store, {}, past_sunset()))
+    assert problem["successor"] == {"version": "v2", "path": "/payments/v2"}
+    assert problem["title"] == "API version retired"
+
+
+def test_sunset_takes_effect_on_its_exact_second(store: Store, world: World) -> None:
+    headers = {"x-api-key": world.secret("partner")}
+    extensions = route(lifecycle="deprecated", sunset=str(int(NOW)), retired_body=RETIRED_BODY)
+    before = decide(headers, extensions, store, NOW - 0.001)
+    at = decide(headers, extensions, store, NOW)
+    assert external_auth_pb2.CheckResponse.FromString(before).HasField("ok_response")
+    assert_problem(external_auth_pb2.CheckResponse.FromString(at), 410, "version-retired")
+
+
+def test_deprecated_version_before_its_sunset_is_allowed(store: Store, world: World) -> None:
+    extensions = route(lifecycle="deprecated", sunset=str(int(NOW) + 1), retired_body="{}")
+    response = check(store, {"x-api-key": world.secret("partner")}, extensions)
+    assert response.HasField("ok_response")
+
+
+def test_past_sunset_answer_is_built_once_per_body(store: Store) -> None:
+    first = decide({}, past_sunset(), store, NOW)
+    assert decide({"x-api-key": "x"}, past_sunset(), store, NOW + 5) is first
+
+
+def test_past_sunset_without_a_body_gets_the_generic_410(store: Store) -> None:
+    for extensions in (past_sunset(retired_body=""), route(sunset=str(SUNSET))):
+        raw = decide({}, extensions, store, NOW)
+        assert raw == decide({}, route(lifecycle="retired"), store, NOW)
+
+
+def test_past_sunset_with_a_body_protobuf_cannot_carry_gets_the_generic_410(store: Store) -> None:
+    raw = decide({}, past_sunset(retired_body="\ud800"), store, NOW)
+    assert raw == decide({}, route(lifecycle="retired"), store, NOW)
+
+
+@pytest.mark.parametrize(
+    "sunset",
+    ["", " ", "soon", "1.5", "0", "-5", "1e9", "\ud800", "9" * 5000, "\x00"],
+)
+def test_a_sunset_that_is_not_a_positive_integer_is_ignored(
+    store: Store, world: World, sunset: str
+) -> None:
+    extensions = route(lifecycle="deprecated", sunset=sunset, retired_body=RETIRED_BODY)
+    response = check(store, {"x-api-key": world.secret("partner")}, extensions)
+    assert response.HasField("ok_response")
+
+
+@pytest.mark.parametrize(
+    "name", ["none", "bad", "unknown-id", "revoked", "expired", "orphan", "partner"]
+)
+def test_draft_without_key_is_404_not_401(store: Store, world: World, name: str) -> None:
+    """Only the owner may learn a draft exists: every other denial is the unknown-API 404."""
+    headers = credentials(world, name)
+    draft = decide(headers, route(DRAFT_API, "draft"), store, NOW)
+    assert draft == decide(headers, {}, store, NOW)
+    assert_problem(external_auth_pb2.CheckResponse.FromString(draft), 404, "unknown-api")
+
+
+def test_owner_of_a_draft_without_a_subscription_gets_403(store: Store, world: World) -> None:
+    response = check(store, {"x-api-key": world.secret("owner")}, route("300", "draft"))
+    assert_problem(response, 403, "not-subscribed")
+
+
 def test_draft_seen_by_another_organization_gets_the_unknown_api_404_byte_for_byte(
     store: Store, world: World
 ) -> None:
@@ -309,8 +411,18 @@ def test_hostile_headers_get_a_clean_401(store: Store, world: World) -> None:
         {"api": "x" * BIG, "lifecycle": "y" * BIG, "owner": "\ud800"},
         {"api": PUBLISHED_API, "lifecycle": "draft", "owner": ""},
         {"api": PUBLISHED_API, "lifecycle": "RETIRED"},
+        {"api": PUBLISHED_API, "sunset": "\ud800", "retired_body": "\ud800"},
+        {"api": PUBLISHED_API, "sunset": "x" * BIG, "retired_body": "y" * BIG},
     ],
-    ids=["empty-api", "surrogate-api", "huge", "draft-no-owner", "upper-case-lifecycle"],
+    ids=[
+        "empty-api",
+        "surrogate-api",
+        "huge",
+        "draft-no-owner",
+        "upper-case-lifecycle",
+        "surrogate-sunset",
+        "huge-sunset",
+    ],
 )
 def test_odd_route_context_gets_a_clean_answer(
     store: Store, world: World, extensions: dict[str, str]

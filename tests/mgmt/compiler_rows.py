@@ -1,5 +1,6 @@
 """Builders of compiler input rows for the pure tests."""
 
+import dataclasses
 import random
 
 from extauthz.keys import issue_key
@@ -46,6 +47,36 @@ def random_windows(rng: random.Random) -> tuple[WindowRow, ...]:
     )
 
 
+def random_lifecycle(rng: random.Random, version: ApiVersionRow, count: int) -> ApiVersionRow:
+    """Any lifecycle; a deprecated or retired one maybe with dates, a successor among the
+    API's `count` versions (ids api*10+1..) and a changelog."""
+    lifecycle = rng.choice(["draft", "published", "deprecated", "retired"])
+    if lifecycle in ("draft", "published"):
+        return dataclasses.replace(version, lifecycle=lifecycle)
+    deprecated_at = rng.choice([0, 1_700_000_000 + rng.randint(0, 10**8)])
+    others = [version.api_id * 10 + n for n in range(1, count + 1)]
+    return dataclasses.replace(
+        version,
+        lifecycle=lifecycle,
+        deprecated_at=deprecated_at,
+        sunset_at=rng.choice([0, max(deprecated_at, 1_700_000_000) + rng.randint(0, 10**8)]),
+        successor_id=rng.choice([0, *(i for i in others if i != version.id)]),
+        changelog_url=rng.choice(["", "https://docs.example.com/changes?from=v1&to=v2"]),
+    )
+
+
+def random_version_header(
+    rng: random.Random, api: ApiRow, versions: tuple[ApiVersionRow, ...]
+) -> ApiRow:
+    """Half the APIs pick versions by a header too, some with a default version."""
+    if rng.random() < 0.5:
+        return api
+    own = [v.id for v in versions if v.api_id == api.id]
+    return dataclasses.replace(
+        api, version_header="api-version", default_version_id=rng.choice([0, *own])
+    )
+
+
 def demo_rows(endpoint_host: str = "127.0.0.1") -> Rows:
     key = issue_key()
     return Rows(
@@ -89,13 +120,16 @@ def random_rows(rng: random.Random) -> Rows:
         )
         for i in range(1, rng.randint(1, 5) + 1)
     )
-    versions = tuple(
-        ApiVersionRow(
-            a.id * 10 + n, a.id, f"v{n}", rng.choice(["draft", "published", "retired"]), f"/v{n}"
+    versions: tuple[ApiVersionRow, ...] = ()
+    for a in apis:
+        count = rng.randint(1, 3)
+        versions += tuple(
+            random_lifecycle(
+                rng, ApiVersionRow(a.id * 10 + n, a.id, f"v{n}", path_prefix=f"/v{n}"), count
+            )
+            for n in range(1, count + 1)
         )
-        for a in apis
-        for n in range(1, rng.randint(1, 3) + 1)
-    )
+    apis = tuple(random_version_header(rng, a, versions) for a in apis)
     routes = tuple(
         RouteRow(
             i,

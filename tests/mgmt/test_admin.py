@@ -10,7 +10,16 @@ from django.urls import reverse
 from extauthz.keys import hash_key
 from mgmt.embedded.demo_data import seed_demo
 from mgmt.gateway import publishing, services
-from mgmt.gateway.models import ApiKey, Application, Snapshot, SnapshotRejection, XdsNodeStatus
+from mgmt.gateway.models import (
+    ApiKey,
+    ApiVersion,
+    Application,
+    LifecycleEvent,
+    LifecycleNotice,
+    Snapshot,
+    SnapshotRejection,
+    XdsNodeStatus,
+)
 from tests.mgmt import factories
 from xds_server import type_urls
 
@@ -33,6 +42,8 @@ def test_every_gateway_model_is_registered_in_admin():
         "apikey",
         "apiversion",
         "application",
+        "lifecycleevent",
+        "lifecyclenotice",
         "organization",
         "plan",
         "product",
@@ -52,6 +63,23 @@ def test_every_gateway_changelist_renders_with_the_demo_seeded(admin_client, dem
     )
     XdsNodeStatus.objects.create(
         node_id="envoy-1", type_url=type_urls.ROUTE, acked_version="v", updated_at=datetime.now(UTC)
+    )
+    version = ApiVersion.objects.get(version="v1")
+    LifecycleEvent.objects.create(
+        api_version=version,
+        version_label=str(version),
+        from_state="draft",
+        to_state="published",
+        actor_label="demo",
+        at=datetime.now(UTC),
+    )
+    LifecycleNotice.objects.create(
+        api_version=version,
+        application=Application.objects.get(name="Demo app"),
+        kind=LifecycleNotice.Kind.REMINDER,
+        lead_days=7,
+        sunset_at=datetime.now(UTC),
+        state=LifecycleNotice.State.NO_RECIPIENT,
     )
     assert GATEWAY_MODELS
 

@@ -17,6 +17,7 @@ from mgmt.gateway.models.catalog import (
     Route,
     Upstream,
 )
+from mgmt.gateway.models.lifecycle import LifecycleEvent, LifecycleNotice
 from mgmt.gateway.models.snapshots import Snapshot, SnapshotRejection, XdsNodeStatus
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "ApiVersion",
     "Application",
     "Endpoint",
+    "LifecycleEvent",
+    "LifecycleNotice",
     "Organization",
     "Plan",
     "PlanRateLimit",

@@ -83,6 +83,10 @@ class Application(models.Model):
         help_text="Passed upstream as x-application-id.",
     )
     description = models.TextField(blank=True)
+    contact_email = models.EmailField(
+        blank=True,
+        help_text="Where lifecycle notices about this application go; empty: the organization's.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -95,6 +99,10 @@ class Application(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def notice_recipient(self) -> str:
+        """The address lifecycle notices go to ("" when nobody gave one)."""
+        return self.contact_email or self.organization.contact_email
 
 
 class ApiKey(models.Model):

@@ -20,6 +20,9 @@ class Organization(models.Model):
         validators=[validators.validate_slug],
         help_text="Passed upstream as x-consumer-id.",
     )
+    contact_email = models.EmailField(
+        blank=True, help_text="Where lifecycle notices about this organization's applications go."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -61,6 +64,21 @@ class Api(models.Model):
     base_path = models.CharField(
         max_length=200, default="/", validators=[validators.validate_base_path]
     )
+    version_header = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[validators.validate_version_header],
+        help_text="A request header that picks the version by its name, e.g. api-version; "
+        "empty: versions are told apart by their path prefix only.",
+    )
+    default_version = models.ForeignKey(
+        "ApiVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="With a version header: the version that serves requests sending none.",
+    )
     description = models.TextField(blank=True)
 
     class Meta:
@@ -75,6 +93,12 @@ class Api(models.Model):
 
     def clean(self) -> None:
         """Two APIs may share a hostname, but not a hostname and base path together."""
+        if self.default_version is not None and self.default_version.api_id != self.pk:
+            raise ValidationError({"default_version": "the default must be a version of this API"})
+        if self.default_version is not None and not self.version_header:
+            raise ValidationError(
+                {"default_version": "a default version needs a version header to tell it apart"}
+            )
         mine = set(self.hostname_list()) or {"*"}
         others = Api.objects.exclude(pk=self.pk).filter(base_path=self.base_path)
         for other in others:
@@ -89,7 +113,10 @@ class Api(models.Model):
 
 
 class ApiVersion(models.Model):
-    """One version of an API, with its lifecycle state."""
+    """One version of an API, with its lifecycle state.
+
+    The lifecycle fields change only through mgmt.gateway.lifecycle (validated, audited).
+    """
 
     class Lifecycle(models.TextChoices):
         DRAFT = "draft"
@@ -105,22 +132,50 @@ class ApiVersion(models.Model):
         validators=[validators.validate_base_path],
         help_text="Placed after the API's base path, e.g. /v1; empty for none.",
     )
-    lifecycle = models.CharField(max_length=12, choices=Lifecycle.choices, default=Lifecycle.DRAFT)
-    deprecated_at = models.DateTimeField(null=True, blank=True)
-    sunset_at = models.DateTimeField(null=True, blank=True)
-    successor = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="predecessors"
+    lifecycle = models.CharField(
+        max_length=12, choices=Lifecycle.choices, default=Lifecycle.DRAFT, db_index=True
     )
-    changelog_url = models.URLField(blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    deprecated_at = models.DateTimeField(
+        null=True, blank=True, help_text="Sent as the Deprecation header (RFC 9745)."
+    )
+    sunset_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Sent as the Sunset header (RFC 8594); from then on calls get 410 Gone.",
+    )
+    retired_at = models.DateTimeField(null=True, blank=True)
+    successor = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="predecessors",
+        help_text="Linked from the deprecated version's responses (rel=successor-version).",
+    )
+    changelog_url = models.URLField(
+        blank=True, help_text="Linked from the deprecated version's responses (rel=deprecation)."
+    )
 
     class Meta:
         ordering = ["api__name", "version"]
         constraints = [
             models.UniqueConstraint(fields=["api", "version"], name="unique_version_per_api"),
+            models.CheckConstraint(
+                condition=models.Q(sunset_at__isnull=True)
+                | models.Q(deprecated_at__isnull=True)
+                | models.Q(sunset_at__gte=models.F("deprecated_at")),
+                name="sunset_not_before_deprecation",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.api.name} {self.version}"
+
+    def full_path(self) -> str:
+        """Where the version is served: the API's base path and the version's prefix."""
+        return self.api.base_path.rstrip("/") + self.path_prefix or "/"
 
     def clean(self) -> None:
         if self.successor_id is not None and self.successor is not None:

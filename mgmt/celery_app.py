@@ -1,0 +1,33 @@
+"""The Celery application: broker and options from Django settings, the beat schedule here.
+
+Worker: `python -m celery -A mgmt.celery_app worker`; beat: `python -m celery -A
+mgmt.celery_app beat`. `make run` starts both on the embedded Redis.
+"""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mgmt.settings")
+
+app = Celery("tollgate")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["mgmt.gateway"])
+
+
+def beat_schedule(every_minutes: int) -> dict[str, dict[str, object]]:
+    """The schedule, in code: the deprecation job every `every_minutes` (at most hourly)."""
+    return {
+        "deprecation-job": {
+            "task": "tollgate.lifecycle.deprecation_job",
+            "schedule": crontab(minute=f"*/{every_minutes}" if every_minutes < 60 else "0"),
+            # A run that waited longer than one period is stale: the next one does its work.
+            "options": {"expires": every_minutes * 60},
+        }
+    }
+
+
+app.conf.beat_schedule = beat_schedule(
+    int(os.environ.get("TOLLGATE_DEPRECATION_JOB_MINUTES", "15"))
+)

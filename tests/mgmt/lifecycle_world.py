@@ -1,0 +1,53 @@
+"""A small catalogue for lifecycle tests: one API with v1 and v2, a plan, subscribers."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from mgmt.gateway.models import Api, ApiVersion, Application, Plan
+from tests.mgmt import factories
+
+
+@dataclass
+class LifecycleWorld:
+    api: Api
+    v1: ApiVersion
+    v2: ApiVersion
+    plan: Plan
+    subscribers: list[Application]
+    outsider: Application  # subscribed to another product
+
+
+def lifecycle_world(subscribers: int = 2) -> LifecycleWorld:
+    owner = factories.organization(contact_email="owner@example.test")
+    product = factories.product(organization=owner)
+    api = factories.api(product=product, name="Payments", base_path="/payments")
+    v1 = factories.api_version(api=api, version="v1", path_prefix="/v1")
+    v2 = factories.api_version(api=api, version="v2", path_prefix="/v2")
+    factories.route(api_version=v1)
+    factories.route(api_version=v2)
+    plan = factories.plan(product=product)
+    apps = []
+    for n in range(subscribers):
+        partner = factories.organization(contact_email=f"partner{n}@example.test")
+        app = factories.application(organization=partner, name=f"Partner app {n}")
+        factories.subscription(application=app, plan=plan)
+        apps.append(app)
+    outsider = factories.application(
+        organization=factories.organization(contact_email="outsider@example.test")
+    )
+    factories.subscription(application=outsider)
+    return LifecycleWorld(api, v1, v2, plan, apps, outsider)
+
+
+def deprecated(world: LifecycleWorld, *, sunset_at: datetime, now: datetime) -> ApiVersion:
+    """v1 deprecated at `now` with v2 as its successor (bypassing the service's clock rule),
+    in whole seconds as the service stores them."""
+    ApiVersion.objects.filter(pk=world.v1.pk).update(
+        lifecycle=ApiVersion.Lifecycle.DEPRECATED,
+        deprecated_at=now.replace(microsecond=0),
+        sunset_at=sunset_at.replace(microsecond=0),
+        successor=world.v2,
+        changelog_url="https://docs.example.test/payments/v2-migration",
+    )
+    world.v1.refresh_from_db()
+    return world.v1
