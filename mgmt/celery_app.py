@@ -17,7 +17,16 @@ app.autodiscover_tasks(["mgmt.gateway"])
 
 
 def beat_schedule(every_minutes: int) -> dict[str, dict[str, object]]:
-    """The schedule, in code: the deprecation job every `every_minutes` (at most hourly)."""
+    """The schedule, in code: the deprecation job every `every_minutes` (at most hourly).
+
+    The minutes divide the hour, so runs stay evenly spaced across it (a crontab of */45
+    would run at :00 and :45).
+    """
+    if every_minutes <= 0 or 60 % every_minutes:
+        raise ValueError(
+            f"TOLLGATE_DEPRECATION_JOB_MINUTES must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, "
+            f"20, 30 or 60), not {every_minutes}"
+        )
     return {
         "deprecation-job": {
             "task": "tollgate.lifecycle.deprecation_job",

@@ -88,7 +88,16 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
         yield Workers(group, queue, tmp_path / "outbox.jsonl", send)
     finally:
         group.stop_all()
-        redis.Redis.from_url(MACHINE_REDIS).delete(queue)
+        _forget_queue(redis.Redis.from_url(MACHINE_REDIS), queue)
+
+
+def _forget_queue(server: "redis.Redis[bytes]", queue: str) -> None:
+    """Leaves the machine's Redis as it was: the queue, its bindings, its unacked messages."""
+    server.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    for tag, payload in server.hscan_iter("unacked"):
+        if queue.encode() in payload:
+            server.hdel("unacked", tag)
+            server.zrem("unacked_index", tag)
 
 
 def _wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:

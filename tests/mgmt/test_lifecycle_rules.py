@@ -171,3 +171,22 @@ def test_a_version_that_is_another_ones_successor_cannot_be_retired() -> None:
             "Payments v1 is the successor of Payments v0; name another successor for them first"
         ]
     }
+
+
+@pytest.mark.parametrize("minutes", [0, -5, 7, 45, 90])
+def test_the_job_period_must_divide_the_hour(minutes: int) -> None:
+    from mgmt.celery_app import beat_schedule
+
+    with pytest.raises(ValueError, match="must divide 60"):
+        beat_schedule(minutes)
+
+
+def test_the_deprecation_job_runs_at_least_hourly() -> None:
+    from celery.schedules import crontab
+
+    from mgmt.celery_app import beat_schedule
+
+    for minutes, expected in [(15, crontab(minute="*/15")), (60, crontab(minute="0"))]:
+        (entry,) = beat_schedule(minutes).values()
+        assert entry["task"] == "tollgate.lifecycle.deprecation_job"
+        assert entry["schedule"] == expected
