@@ -9,7 +9,7 @@ PROTOS := protos/tollgate/v1/snapshot.proto protos/tollgate/v1/resources.proto
 # Tests use the machine's PostgreSQL; `make run` uses SQLite unless told otherwise.
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/tollgate
 
-.PHONY: install run test lint bench protos protos-check clean
+.PHONY: install browser run test lint bench protos protos-check clean
 
 install: $(STAMP)
 
@@ -19,10 +19,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The portal's tests drive Debian's Chromium (Playwright talks to it; it downloads nothing).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 run: install
 	$(BIN)/python -m mgmt.manage run_embedded
 
-test: install
+test: install browser
 	TOLLGATE_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: install protos-check

@@ -30,7 +30,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "mgmt.gateway",
+    "mgmt.devapi",
+    "mgmt.portal",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +77,73 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/portal/login"
+LOGIN_REDIRECT_URL = "/portal/"
+# Portal sessions end with the browser and after two weeks at the latest.
+SESSION_COOKIE_AGE = 14 * 24 * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Request bodies Django reads at most: room for an owner's 2 MiB OpenAPI document typed into
+# admin and for xds_server's event batches. The developer API allows far less (below).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+# The largest JSON body the developer API parses; larger ones get 413 problem+json.
+TOLLGATE_API_MAX_BODY_BYTES = int(os.environ.get("TOLLGATE_API_MAX_BODY_BYTES", str(256 * 1024)))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+
+# Throttles count here: per process by default; production points it at Redis so that
+# every mgmt replica counts together.
+_cache_url = os.environ.get("TOLLGATE_CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "mgmt.devapi.authentication.AccessTokenAuthentication",
+        "mgmt.devapi.authentication.PortalSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "mgmt.devapi.problems.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_RATES": {
+        "signup": os.environ.get("TOLLGATE_THROTTLE_SIGNUP", "10/hour"),
+        "login": os.environ.get("TOLLGATE_THROTTLE_LOGIN", "20/minute"),
+        "key_creation": os.environ.get("TOLLGATE_THROTTLE_KEY_CREATION", "60/hour"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tollgate developer API",
+    "DESCRIPTION": "Sign up, manage applications, API keys, subscriptions and limit "
+    "requests, and browse the API catalog. Errors are RFC 9457 problem+json.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 LOGGING = {
     "version": 1,
@@ -110,6 +181,8 @@ if TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS not in ENVOY_5XX:
 TOLLGATE_RATELIMIT_DRAFT03_HEADERS = (
     os.environ.get("TOLLGATE_RATELIMIT_DRAFT03_HEADERS", "0") == "1"
 )
+# Where partners reach the portal: links in verification and invitation mails.
+TOLLGATE_PUBLIC_URL = os.environ.get("TOLLGATE_PUBLIC_URL", "http://127.0.0.1:8000")
 # Compile and publish a snapshot after every committed change (off only in tests that say so).
 TOLLGATE_AUTO_PUBLISH = os.environ.get("TOLLGATE_AUTO_PUBLISH", "1") == "1"
 

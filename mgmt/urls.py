@@ -1,12 +1,17 @@
-"""URL map: admin for API owners, internal endpoints for xds_server."""
+"""URL map: admin for API owners, the developer API and portal for partners, internal
+endpoints for xds_server."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
 
 from mgmt.gateway import internal_views
 
 urlpatterns = [
+    path("", RedirectView.as_view(url="/portal/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("mgmt.devapi.urls")),
+    path("portal/", include("mgmt.portal.urls")),
     path("internal/xds/snapshot", internal_views.latest_snapshot, name="xds-snapshot"),
     path("internal/xds/events", internal_views.xds_events, name="xds-events"),
 ]

@@ -5,22 +5,61 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
 from mgmt.gateway import services
 from mgmt.gateway.models import (
     Api,
     ApiVersion,
     Application,
+    DeveloperAccount,
     Endpoint,
+    Membership,
     Organization,
     Plan,
     PlanRateLimit,
     Product,
+    Role,
     Route,
     Subscription,
     Upstream,
 )
+
+# The portal's demo user (its password is the admin's: TOLLGATE_ADMIN_PASSWORD, first run).
+DEMO_PARTNER_EMAIL = "partner@example.com"
+
+# What the portal shows for the demo API: the demo upstream echoes any path.
+DEMO_OPENAPI = """openapi: 3.1.0
+info:
+  title: Demo API
+  version: v1
+  description: Echoes the request it receives, with the identity headers the gateway adds.
+servers:
+  - url: http://127.0.0.1:10000/demo
+paths:
+  /hello:
+    get:
+      summary: Say hello
+      description: Answers with the method, path and headers the upstream received.
+      security: [{apiKey: []}]
+      responses:
+        "200":
+          description: What the upstream saw.
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  path: {type: string}
+                  headers: {type: object, additionalProperties: {type: string}}
+        "401": {description: "No key, or a key that is not valid (problem+json)."}
+        "429": {description: "Over a rate limit (problem+json, with Retry-After)."}
+components:
+  securitySchemes:
+    apiKey: {type: apiKey, in: header, name: x-api-key}
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +120,28 @@ def seed_demo(
     )
     if not version.routes.exists():
         Route.objects.create(api_version=version, path="/", upstream=upstream)
-    plan, _ = Plan.objects.get_or_create(slug="free", defaults={"name": "Free", "product": product})
+    if not version.openapi_document:
+        version.openapi_document = DEMO_OPENAPI
+        version.save(update_fields=["openapi_document"])
+    plan, _ = Plan.objects.get_or_create(
+        slug="free",
+        defaults={
+            "name": "Free",
+            "product": product,
+            "description": "Try the demo: subscribed at once.",
+        },
+    )
+    pro, created = Plan.objects.get_or_create(
+        slug="pro",
+        defaults={
+            "name": "Pro",
+            "product": product,
+            "requires_approval": True,
+            "description": "More calls; an Acme API owner approves each subscription in admin.",
+        },
+    )
+    if created:
+        PlanRateLimit.objects.create(plan=pro, requests=100, unit="second")
     if rate_limited and not plan.rate_limits.exists():
         PlanRateLimit.objects.create(plan=plan, requests=10, unit="second")
         PlanRateLimit.objects.create(plan=plan, requests=10_000, unit="day")
@@ -95,4 +155,19 @@ def seed_demo(
     user_model = get_user_model()
     if not user_model.objects.filter(username="admin").exists():
         user_model.objects.create_superuser("admin", "admin@example.com", admin_password)
+    _demo_partner(partner, admin_password)
     return Demo(_demo_key(key_file, application), "admin", admin_password)
+
+
+def _demo_partner(partner: Organization, password: str) -> None:
+    """A verified portal user owning Demo Partner, so the portal can be tried at once."""
+    user, created = User.objects.get_or_create(
+        username=DEMO_PARTNER_EMAIL, defaults={"email": DEMO_PARTNER_EMAIL, "first_name": "Demo"}
+    )
+    if created:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    DeveloperAccount.objects.get_or_create(
+        user=user, defaults={"email_verified_at": timezone.now()}
+    )
+    Membership.objects.get_or_create(user=user, organization=partner, defaults={"role": Role.OWNER})

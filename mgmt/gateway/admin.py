@@ -13,17 +13,35 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from mgmt.gateway import services
+from mgmt.gateway.developers_admin import (
+    DOCUMENTATION_FIELDSET,
+    AccessTokenAdmin,
+    DeveloperAccountAdmin,
+    InvitationAdmin,
+    InvitationInline,
+    LimitRequestAdmin,
+    MembershipAdmin,
+    MembershipInline,
+    OpenApiDocumentForm,
+    approve_subscriptions,
+    reject_subscriptions,
+)
 from mgmt.gateway.forms import RateLimitFormSet
 from mgmt.gateway.lifecycle_admin import VersionLifecycleAdmin
 from mgmt.gateway.lifecycle_records_admin import LifecycleEventAdmin, LifecycleNoticeAdmin
 from mgmt.gateway.models import (
+    AccessToken,
     Api,
     ApiKey,
     ApiVersion,
     Application,
+    DeveloperAccount,
     Endpoint,
+    Invitation,
     LifecycleEvent,
     LifecycleNotice,
+    LimitRequest,
+    Membership,
     Organization,
     Plan,
     PlanRateLimit,
@@ -43,6 +61,7 @@ from mgmt.gateway.status_admin import SnapshotAdmin, SnapshotRejectionAdmin, Xds
 class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_display = ("name", "slug", "contact_email", "created_at")
     search_fields = ("name", "slug", "contact_email")
+    inlines = (MembershipInline, InvitationInline)
 
 
 @admin.register(Product)
@@ -133,6 +152,11 @@ class RouteInline(admin.TabularInline[Route, ApiVersion]):
 
 @admin.register(ApiVersion)
 class ApiVersionAdmin(VersionLifecycleAdmin):
+    form = OpenApiDocumentForm
+
+    def get_fieldsets(self, request: HttpRequest, obj: ApiVersion | None = None) -> Any:
+        return [*super().get_fieldsets(request, obj), DOCUMENTATION_FIELDSET]
+
     inlines = (RouteInline,)
 
 
@@ -192,12 +216,15 @@ class PlanRateLimitInline(admin.TabularInline[PlanRateLimit, Plan]):
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin[Plan]):
-    list_display = ("name", "slug", "product", "requires_approval", "quota_requests")
+    list_display = ("name", "slug", "product", "public", "requires_approval", "quota_requests")
     list_select_related = ("product",)
-    list_filter = ("product", "requires_approval")
+    list_filter = ("product", "public", "requires_approval")
     search_fields = ("name", "slug")
     fieldsets = (
-        (None, {"fields": ("product", "name", "slug", "requires_approval", "description")}),
+        (
+            None,
+            {"fields": ("product", "name", "slug", "public", "requires_approval", "description")},
+        ),
         (
             "Quota",
             {
@@ -347,8 +374,14 @@ class SubscriptionAdmin(admin.ModelAdmin[Subscription]):
         ),
     )
     inlines = (SubscriptionRateLimitInline,)
+    actions = (approve_subscriptions, reject_subscriptions)
 
 
 admin.site.register(Snapshot, SnapshotAdmin)
 admin.site.register(SnapshotRejection, SnapshotRejectionAdmin)
 admin.site.register(XdsNodeStatus, XdsNodeStatusAdmin)
+admin.site.register(LimitRequest, LimitRequestAdmin)
+admin.site.register(AccessToken, AccessTokenAdmin)
+admin.site.register(Membership, MembershipAdmin)
+admin.site.register(DeveloperAccount, DeveloperAccountAdmin)
+admin.site.register(Invitation, InvitationAdmin)

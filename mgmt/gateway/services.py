@@ -1,7 +1,7 @@
 """Writes that carry domain rules: issuing and revoking keys, recording what Envoy did."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -40,6 +40,32 @@ def revoke_api_key(*, api_key: ApiKey, at: datetime | None = None) -> ApiKey:
         api_key.revoked_at = at or timezone.now()
         api_key.save(update_fields=["revoked_at"])
     return api_key
+
+
+# A rotation's overlap: long enough to roll a fleet, short enough to matter.
+MAX_ROTATION_OVERLAP = timedelta(days=30)
+
+
+@transaction.atomic
+def rotate_api_key(
+    *, api_key: ApiKey, overlap: timedelta, now: datetime | None = None
+) -> IssuedApiKey:
+    """A new key for the same application; the old one keeps working for `overlap` and then
+    expires on its own (ext_authz enforces expiry by the second, so no job is needed)."""
+    now = now or timezone.now()
+    if not timedelta(0) <= overlap <= MAX_ROTATION_OVERLAP:
+        raise ValueError(f"the overlap is 0 to {MAX_ROTATION_OVERLAP.days} days")
+    old = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if not old.is_usable(now):
+        raise ValueError("this key is revoked or expired: issue a new key instead")
+    issued = create_api_key(application=old.application, label=old.label, expires_at=None)
+    issued.api_key.rotated_from = old
+    issued.api_key.save(update_fields=["rotated_from"])
+    ends = now + overlap
+    if old.expires_at is None or old.expires_at > ends:
+        old.expires_at = ends
+        old.save(update_fields=["expires_at"])
+    return issued
 
 
 @dataclass(frozen=True, slots=True)

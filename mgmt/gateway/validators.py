@@ -124,3 +124,14 @@ def duplicate_window_message(owner: str, seconds: int) -> str:
         f"this {owner} already has a limit per {window_label(seconds)} ({seconds} seconds): "
         "one limit per window length, so change that limit instead"
     )
+
+
+def validate_openapi_document(text: str) -> None:
+    from mgmt.developers.openapi_document import OpenApiDocumentError, parse_openapi_document
+
+    if not text.strip():
+        return
+    try:
+        parse_openapi_document(text)
+    except OpenApiDocumentError as exc:
+        raise ValidationError(str(exc)) from None

@@ -8,6 +8,7 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from extauthz.keys import hash_key
+from mgmt.developers import access, accounts
 from mgmt.embedded.demo_data import seed_demo
 from mgmt.gateway import publishing, services
 from mgmt.gateway.models import (
@@ -16,8 +17,10 @@ from mgmt.gateway.models import (
     Application,
     LifecycleEvent,
     LifecycleNotice,
+    Membership,
     Snapshot,
     SnapshotRejection,
+    Subscription,
     XdsNodeStatus,
 )
 from tests.mgmt import factories
@@ -38,6 +41,11 @@ def demo(tmp_path):
 
 def test_every_gateway_model_is_registered_in_admin():
     assert {m._meta.model_name for m in GATEWAY_MODELS} == {
+        "accesstoken",
+        "developeraccount",
+        "invitation",
+        "limitrequest",
+        "membership",
         "api",
         "apikey",
         "apiversion",
@@ -54,6 +62,22 @@ def test_every_gateway_model_is_registered_in_admin():
         "upstream",
         "xdsnodestatus",
     }  # endpoints are edited inline on their upstream
+
+
+def _developer_rows() -> None:
+    """What partners leave in the portal beside the demo: a token, an invitation, a request."""
+    partner = Membership.objects.select_related("user", "organization").get()
+    accounts.create_access_token(user=partner.user, label="ci")
+    accounts.invite(
+        organization=partner.organization, by=partner.user, email="new@example.com", role="billing"
+    )
+    access.request_limits(
+        subscription=Subscription.objects.get(application__name="Demo app"),
+        by=partner.user,
+        windows=[{"requests": 50, "unit": "second"}],
+        quota_requests=None,
+        reason="a launch",
+    )
 
 
 def test_every_gateway_changelist_renders_with_the_demo_seeded(admin_client, demo):
@@ -81,6 +105,7 @@ def test_every_gateway_changelist_renders_with_the_demo_seeded(admin_client, dem
         sunset_at=datetime.now(UTC),
         state=LifecycleNotice.State.NO_RECIPIENT,
     )
+    _developer_rows()
     assert GATEWAY_MODELS
 
     for model in GATEWAY_MODELS:

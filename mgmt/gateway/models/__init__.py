@@ -17,21 +17,35 @@ from mgmt.gateway.models.catalog import (
     Route,
     Upstream,
 )
+from mgmt.gateway.models.developers import (
+    AccessToken,
+    DeveloperAccount,
+    Invitation,
+    LimitRequest,
+    Membership,
+    Role,
+)
 from mgmt.gateway.models.lifecycle import LifecycleEvent, LifecycleNotice
 from mgmt.gateway.models.snapshots import Snapshot, SnapshotRejection, XdsNodeStatus
 
 __all__ = [
+    "AccessToken",
     "Api",
     "ApiKey",
     "ApiVersion",
     "Application",
+    "DeveloperAccount",
     "Endpoint",
+    "Invitation",
     "LifecycleEvent",
     "LifecycleNotice",
+    "LimitRequest",
+    "Membership",
     "Organization",
     "Plan",
     "PlanRateLimit",
     "Product",
+    "Role",
     "Route",
     "Snapshot",
     "SnapshotRejection",

@@ -39,6 +39,10 @@ class Plan(models.Model):
     requires_approval = models.BooleanField(
         default=False, help_text="Subscriptions wait for the API owner's approval."
     )
+    public = models.BooleanField(
+        default=True,
+        help_text="Offered in the developer portal; a private plan is given by an API owner only.",
+    )
     description = models.TextField(blank=True)
     quota_requests = models.PositiveBigIntegerField(
         null=True,
@@ -116,6 +120,15 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    rotated_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rotations",
+        editable=False,
+        help_text="The key this one replaced; it kept working until its overlap ended.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -140,6 +153,9 @@ class Subscription(models.Model):
         ACTIVE = "active"
         SUSPENDED = "suspended"
         CANCELLED = "cancelled"
+
+    # Not ended: at most one of these per application and product.
+    OPEN_STATES = (State.PENDING, State.ACTIVE, State.SUSPENDED)
 
     application = models.ForeignKey(
         Application, on_delete=models.CASCADE, related_name="subscriptions"

@@ -157,6 +157,11 @@ class ApiVersion(models.Model):
     changelog_url = models.URLField(
         blank=True, help_text="Linked from the deprecated version's responses (rel=deprecation)."
     )
+    openapi_document = models.TextField(
+        blank=True,
+        validators=[validators.validate_openapi_document],
+        help_text="This version's OpenAPI 3 document (JSON or YAML), shown in the portal.",
+    )
 
     class Meta:
         ordering = ["api__name", "version"]

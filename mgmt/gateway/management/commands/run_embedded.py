@@ -92,7 +92,14 @@ class Command(BaseCommand):
             )
             wait_for_port(LOOPBACK, upstream_port, process=upstream)
             django = group.python(
-                "mgmt", "mgmt.manage", "runserver", f"{LOOPBACK}:{mgmt_port}", "--noreload"
+                "mgmt",
+                "mgmt.manage",
+                "runserver",
+                f"{LOOPBACK}:{mgmt_port}",
+                "--noreload",
+                # Serves admin's, the portal's and the API docs' static files without DEBUG:
+                # fine on one machine; production puts a web server in front.
+                "--insecure",
             )
             wait_for_port(LOOPBACK, mgmt_port, timeout=30, process=django)
             start_xds_server(
@@ -162,6 +169,8 @@ class Command(BaseCommand):
 Tollgate is running.
   gateway (Envoy)    http://{LOOPBACK}:{ports.gateway}
   management (admin) http://{LOOPBACK}:{mgmt_port}/admin/   user admin / {password}
+  developer portal   http://{LOOPBACK}:{mgmt_port}/portal/  (sign-up mail: the notices' folder)
+  developer API      http://{LOOPBACK}:{mgmt_port}/api/v1/docs
   xds_server         {LOOPBACK}:{ports.xds}    extauthz {LOOPBACK}:{ports.extauthz}
   ratelimit_svc      {LOOPBACK}:{ports.ratelimit}    metrics http://{LOOPBACK}:{ports.ratelimit_metrics}/metrics
   Celery             worker and beat on {broker_url}; notices in {settings.EMAIL_FILE_PATH}

@@ -1,0 +1,1 @@
+"""The developer API under /api/v1/: DRF views that are thin shells around mgmt.developers."""

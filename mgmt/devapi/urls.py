@@ -1,0 +1,3 @@
+"""Routes of the developer API (filled in with the views)."""
+
+urlpatterns: list[object] = []

@@ -1,0 +1,1 @@
+"""The developer portal: server-rendered pages over mgmt.developers, for partners."""

@@ -1,0 +1,3 @@
+"""Routes of the portal pages."""
+
+urlpatterns: list[object] = []
