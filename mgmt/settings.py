@@ -119,11 +119,11 @@ REST_FRAMEWORK = {
         "mgmt.devapi.authentication.PortalSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["mgmt.devapi.parsing.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mgmt.devapi.problems.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "mgmt.devapi.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {
         "signup": os.environ.get("TOLLGATE_THROTTLE_SIGNUP", "10/hour"),
@@ -143,6 +143,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SubscriptionState": "mgmt.gateway.models.Subscription.State",
+        "LimitRequestState": "mgmt.gateway.models.LimitRequest.State",
+        "KeyState": "mgmt.devapi.serializers.access.KEY_STATES",
+        "InvitationState": "mgmt.devapi.serializers.accounts.INVITATION_STATES",
+    },
 }
 
 LOGGING = {

@@ -1,3 +1,96 @@
-"""Routes of the developer API (filled in with the views)."""
+"""Routes of the developer API, /api/v1/. Every path under /orgs/{org}/ is reached through
+the caller's membership of that organization (mgmt.devapi.views.common)."""
 
-urlpatterns: list[object] = []
+from django.urls import path, re_path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from mgmt.devapi import converters
+from mgmt.devapi.views import accounts, applications, catalog, members, subscriptions
+from mgmt.devapi.views.fallback import unknown_path
+
+register_converter(converters.IdConverter, "id")
+register_converter(converters.VersionConverter, "version")
+
+app_name = "devapi"
+
+APP = "orgs/<slug:org>/applications/<slug:app>"
+SUBSCRIPTION = f"{APP}/subscriptions/<id:subscription_id>"
+
+urlpatterns = [
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="devapi:schema"), name="docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="devapi:schema"), name="redoc"),
+    # accounts
+    path("auth/signup", accounts.SignUpView.as_view(), name="signup"),
+    path("auth/verify-email", accounts.VerifyEmailView.as_view(), name="verify-email"),
+    path(
+        "auth/resend-verification",
+        accounts.ResendVerificationView.as_view(),
+        name="resend-verification",
+    ),
+    path("auth/session", accounts.SessionView.as_view(), name="session"),
+    path("auth/tokens", accounts.AccessTokenListView.as_view(), name="tokens"),
+    path("auth/tokens/<slug:token_id>", accounts.AccessTokenDetailView.as_view(), name="token"),
+    path("me", accounts.MeView.as_view(), name="me"),
+    path("invitations/accept", accounts.AcceptInvitationView.as_view(), name="accept-invitation"),
+    # catalog
+    path("catalog/products", catalog.ProductListView.as_view(), name="catalog-products"),
+    path(
+        "catalog/products/<slug:product>",
+        catalog.ProductDetailView.as_view(),
+        name="catalog-product",
+    ),
+    path(
+        "catalog/apis/<slug:api>/versions/<version:version>",
+        catalog.VersionDetailView.as_view(),
+        name="catalog-version",
+    ),
+    path(
+        "catalog/apis/<slug:api>/versions/<version:version>/openapi",
+        catalog.VersionOpenApiView.as_view(),
+        name="catalog-openapi",
+    ),
+    # organizations
+    path("orgs/<slug:org>", members.OrganizationView.as_view(), name="org"),
+    path("orgs/<slug:org>/members", members.MemberListView.as_view(), name="members"),
+    path(
+        "orgs/<slug:org>/members/<id:member_id>",
+        members.MemberDetailView.as_view(),
+        name="member",
+    ),
+    path("orgs/<slug:org>/invitations", members.InvitationListView.as_view(), name="invitations"),
+    path(
+        "orgs/<slug:org>/invitations/<id:invitation_id>",
+        members.InvitationDetailView.as_view(),
+        name="invitation",
+    ),
+    # applications and keys
+    path(
+        "orgs/<slug:org>/applications",
+        applications.ApplicationListView.as_view(),
+        name="applications",
+    ),
+    path(APP, applications.ApplicationDetailView.as_view(), name="application"),
+    path(f"{APP}/keys", applications.KeyListView.as_view(), name="keys"),
+    path(f"{APP}/keys/<slug:key_id>", applications.KeyDetailView.as_view(), name="key"),
+    path(
+        f"{APP}/keys/<slug:key_id>/rotate", applications.KeyRotateView.as_view(), name="key-rotate"
+    ),
+    # subscriptions and limit requests
+    path(
+        f"{APP}/subscriptions", subscriptions.SubscriptionListView.as_view(), name="subscriptions"
+    ),
+    path(SUBSCRIPTION, subscriptions.SubscriptionDetailView.as_view(), name="subscription"),
+    path(
+        f"{SUBSCRIPTION}/limit-requests",
+        subscriptions.LimitRequestListView.as_view(),
+        name="limit-requests",
+    ),
+    path(
+        f"{SUBSCRIPTION}/limit-requests/<id:request_id>",
+        subscriptions.LimitRequestDetailView.as_view(),
+        name="limit-request",
+    ),
+    # Anything else under /api/v1/ is a problem+json 404, not Django's HTML page.
+    re_path(r"^.*$", unknown_path, name="unknown"),
+]

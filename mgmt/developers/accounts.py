@@ -41,6 +41,8 @@ _VERIFY_SALT = "tollgate.developers.verify-email"
 VERIFICATION_MAX_AGE = timedelta(days=3)
 INVITATION_LIFETIME = timedelta(days=7)
 MAX_TOKEN_LIFETIME = timedelta(days=365)
+# A token's "last used" moves at most once a minute: one write per script run, not per call.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def normalize_email(email: str) -> str:
@@ -232,8 +234,11 @@ def user_for_access_token(presented: str, now: datetime | None = None) -> User |
     token = AccessToken.objects.select_related("user").filter(token_id=token_id).first()
     if token is None or not tokens.matches(presented, bytes(token.token_hash)):
         return None
+    now = now or timezone.now()
     if not token.is_usable(now) or not token.user.is_active:
         return None
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
+        AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
 
 

@@ -90,7 +90,7 @@ def subscriptions(application: Application) -> QuerySet[Subscription]:
     return (
         Subscription.objects.filter(application=application)
         .select_related("product", "plan")
-        .prefetch_related("rate_limits")
+        .prefetch_related("rate_limits", "plan__rate_limits")
     )
 
 

@@ -85,7 +85,7 @@ def _status(port: int, key: str) -> int:
 
 def test_sign_up_to_first_call_through_envoy_then_revoke_is_401(gateway, scenario):
     api = DeveloperApi(gateway.mgmt_url)
-    org = _onboard(api, "partner@example.com", "Partner Inc")
+    org = _onboard(api, "newcomer@example.com", "Newcomer Inc")
     app = api.ok("POST", f"/orgs/{org}/applications", {"name": "Checkout"})
     apps = f"/orgs/{org}/applications/{app['public_id']}"
     issued = api.ok("POST", f"{apps}/keys", {"label": "prod"})
