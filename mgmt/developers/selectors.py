@@ -2,8 +2,10 @@
 their membership of an organization: a look-up outside it finds nothing, the same answer
 as for a name that does not exist."""
 
+from typing import TypeVar
+
 from django.contrib.auth.models import User
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Model, Prefetch, QuerySet
 
 from mgmt.developers.errors import NotFound, NotPermitted
 from mgmt.developers.roles import Action, may
@@ -21,8 +23,18 @@ from mgmt.gateway.models import (
     Subscription,
 )
 
+Row = TypeVar("Row", bound=Model)
+
 # Versions partners may see and call: drafts are the owner's secret, retired ones are gone.
 VISIBLE_LIFECYCLES = (ApiVersion.Lifecycle.PUBLISHED, ApiVersion.Lifecycle.DEPRECATED)
+
+
+def _one(rows: "QuerySet[Row]", what: str, **lookup: object) -> Row:
+    """The row matching `lookup` among `rows`, or NotFound naming `what`."""
+    found = rows.filter(**lookup).first()
+    if found is None:
+        raise NotFound(f"no such {what}")
+    return found
 
 
 def memberships_of(user: User) -> QuerySet[Membership]:
@@ -45,10 +57,7 @@ def members(organization_id: int) -> QuerySet[Membership]:
 
 
 def member(organization_id: int, membership_id: int) -> Membership:
-    found = members(organization_id).filter(pk=membership_id).first()
-    if found is None:
-        raise NotFound("no such member")
-    return found
+    return _one(members(organization_id), "member", pk=membership_id)
 
 
 def invitations(organization_id: int) -> QuerySet[Invitation]:
@@ -56,10 +65,7 @@ def invitations(organization_id: int) -> QuerySet[Invitation]:
 
 
 def invitation(organization_id: int, invitation_id: int) -> Invitation:
-    found = invitations(organization_id).filter(pk=invitation_id).first()
-    if found is None:
-        raise NotFound("no such invitation")
-    return found
+    return _one(invitations(organization_id), "invitation", pk=invitation_id)
 
 
 def applications(organization_id: int) -> QuerySet[Application]:
@@ -69,10 +75,7 @@ def applications(organization_id: int) -> QuerySet[Application]:
 
 
 def application(organization_id: int, public_id: str) -> Application:
-    found = applications(organization_id).filter(public_id=public_id).first()
-    if found is None:
-        raise NotFound("no such application")
-    return found
+    return _one(applications(organization_id), "application", public_id=public_id)
 
 
 def keys(application: Application) -> QuerySet[ApiKey]:
@@ -80,10 +83,7 @@ def keys(application: Application) -> QuerySet[ApiKey]:
 
 
 def key(application: Application, key_id: str) -> ApiKey:
-    found = keys(application).filter(key_id=key_id).first()
-    if found is None:
-        raise NotFound("no such key")
-    return found
+    return _one(keys(application), "key", key_id=key_id)
 
 
 def subscriptions(application: Application) -> QuerySet[Subscription]:
@@ -95,10 +95,7 @@ def subscriptions(application: Application) -> QuerySet[Subscription]:
 
 
 def subscription(application: Application, subscription_id: int) -> Subscription:
-    found = subscriptions(application).filter(pk=subscription_id).first()
-    if found is None:
-        raise NotFound("no such subscription")
-    return found
+    return _one(subscriptions(application), "subscription", pk=subscription_id)
 
 
 def limit_requests(subscription: Subscription) -> QuerySet[LimitRequest]:
@@ -106,10 +103,7 @@ def limit_requests(subscription: Subscription) -> QuerySet[LimitRequest]:
 
 
 def limit_request(subscription: Subscription, request_id: int) -> LimitRequest:
-    found = limit_requests(subscription).filter(pk=request_id).first()
-    if found is None:
-        raise NotFound("no such limit request")
-    return found
+    return _one(limit_requests(subscription), "limit request", pk=request_id)
 
 
 def access_tokens(user: User) -> QuerySet[AccessToken]:
@@ -117,10 +111,7 @@ def access_tokens(user: User) -> QuerySet[AccessToken]:
 
 
 def access_token(user: User, token_id: str) -> AccessToken:
-    found = access_tokens(user).filter(token_id=token_id).first()
-    if found is None:
-        raise NotFound("no such token")
-    return found
+    return _one(access_tokens(user), "token", token_id=token_id)
 
 
 # --- the catalog: what anyone signed in may browse --------------------------------------
@@ -148,27 +139,19 @@ def catalog_products() -> QuerySet[Product]:
 
 
 def catalog_product(slug: str) -> Product:
-    found = catalog_products().filter(slug=slug).first()
-    if found is None:
-        raise NotFound("no such product")
-    return found
+    return _one(catalog_products(), "product", slug=slug)
 
 
 def public_plan(plan_slug: str) -> Plan:
-    found = Plan.objects.filter(slug=plan_slug, public=True).select_related("product").first()
-    if found is None:
-        raise NotFound("no such plan")
-    return found
+    public = Plan.objects.filter(public=True).select_related("product")
+    return _one(public, "plan", slug=plan_slug)
 
 
 def visible_version(api_slug: str, version: str) -> ApiVersion:
-    found = (
-        ApiVersion.objects.filter(
-            api__slug=api_slug, version=version, lifecycle__in=VISIBLE_LIFECYCLES
-        )
-        .select_related("api", "successor")
-        .first()
+    visible = ApiVersion.objects.filter(lifecycle__in=VISIBLE_LIFECYCLES)
+    return _one(
+        visible.select_related("api", "successor"),
+        "API version",
+        api__slug=api_slug,
+        version=version,
     )
-    if found is None:
-        raise NotFound("no such API version")
-    return found

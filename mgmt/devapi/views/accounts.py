@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from mgmt.devapi.pagination import Pagination
 from mgmt.devapi.serializers import accounts as s
 from mgmt.devapi.throttles import LoginThrottle, SignUpThrottle
-from mgmt.devapi.views.common import documented, output, page, user_of
+from mgmt.devapi.views.common import documented, output, page, user_of, valid
 from mgmt.developers import accounts, selectors
 from mgmt.gateway.models import DeveloperAccount
 
@@ -43,9 +43,8 @@ class SignUpView(APIView):
         responses={201: s.SignedUpOutput},
     )
     def post(self, request: Request) -> Response:
-        given = s.SignUpInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        signed_up = accounts.sign_up(**given.validated_data)
+        data = valid(s.SignUpInput, request)
+        signed_up = accounts.sign_up(**data)
         detail = (
             "Welcome: you can log in now."
             if signed_up.verified
@@ -73,9 +72,8 @@ class VerifyEmailView(APIView):
         responses={200: s.SignedUpOutput},
     )
     def post(self, request: Request) -> Response:
-        given = s.TokenInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        user = accounts.verify_email(token=given.validated_data["token"])
+        data = valid(s.TokenInput, request)
+        user = accounts.verify_email(token=data["token"])
         body = {
             "email": user.email,
             "email_verified": True,
@@ -98,9 +96,8 @@ class ResendVerificationView(APIView):
         responses={202: OpenApiResponse(description="Accepted; a mail may follow.")},
     )
     def post(self, request: Request) -> Response:
-        given = s.EmailInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        accounts.resend_verification(email=given.validated_data["email"])
+        data = valid(s.EmailInput, request)
+        accounts.resend_verification(email=data["email"])
         return Response(
             {"detail": "If that address has an unverified account, a mail is on its way."},
             status=202,
@@ -124,9 +121,8 @@ class SessionView(APIView):
         responses={200: s.MeOutput},
     )
     def post(self, request: Request) -> Response:
-        given = s.CredentialsInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        user = accounts.log_in(**given.validated_data)
+        data = valid(s.CredentialsInput, request)
+        user = accounts.log_in(**data)
         login(request._request, user)
         request.user = user
         return Response(s.MeOutput(_me(request)).data)
@@ -172,9 +168,7 @@ class AccessTokenListView(APIView):
         responses={201: s.IssuedAccessTokenOutput},
     )
     def post(self, request: Request) -> Response:
-        given = s.AccessTokenInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        data = given.validated_data
+        data = valid(s.AccessTokenInput, request)
         user = accounts.log_in(email=data["email"], password=data["password"])
         issued = accounts.create_access_token(
             user=user, label=data["label"], lifetime=timedelta(days=data["expires_in_days"])
@@ -214,9 +208,6 @@ class AcceptInvitationView(APIView):
         responses={200: s.MembershipOfCaller},
     )
     def post(self, request: Request) -> Response:
-        given = s.TokenInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        membership = accounts.accept_invitation(
-            user=user_of(request), token=given.validated_data["token"]
-        )
+        data = valid(s.TokenInput, request)
+        membership = accounts.accept_invitation(user=user_of(request), token=data["token"])
         return output(s.MembershipOfCaller, membership)

@@ -13,6 +13,7 @@ from mgmt.devapi.views.common import (
     member_of,
     output,
     page,
+    valid,
     write_action,
 )
 from mgmt.developers import access, selectors
@@ -42,11 +43,8 @@ class ApplicationListView(OrgScopedView):
     )
     def post(self, request: Request, org: str) -> Response:
         membership = member_of(request, org, write_action(request, Action.MANAGE_APPLICATIONS))
-        given = s.ApplicationInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        created = access.create_application(
-            organization=membership.organization, **given.validated_data
-        )
+        data = valid(s.ApplicationInput, request)
+        created = access.create_application(organization=membership.organization, **data)
         return output(s.ApplicationOutput, created, status=201)
 
 
@@ -65,9 +63,8 @@ class ApplicationDetailView(OrgScopedView):
     )
     def patch(self, request: Request, org: str, app: str) -> Response:
         found = application_of(request, org, app)
-        given = s.ApplicationUpdateInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        changed = access.update_application(application=found, **given.validated_data)
+        data = valid(s.ApplicationUpdateInput, request)
+        changed = access.update_application(application=found, **data)
         return output(s.ApplicationOutput, changed)
 
     @documented(
@@ -108,9 +105,8 @@ class KeyListView(OrgScopedView):
     )
     def post(self, request: Request, org: str, app: str) -> Response:
         found = application_of(request, org, app)
-        given = s.KeyInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        issued = access.issue_key(application=found, **given.validated_data)
+        data = valid(s.KeyInput, request)
+        issued = access.issue_key(application=found, **data)
         return Response(_issued(issued), status=201, headers=NO_STORE)
 
 
@@ -143,9 +139,8 @@ class KeyRotateView(OrgScopedView):
     )
     def post(self, request: Request, org: str, app: str, key_id: str) -> Response:
         old = selectors.key(application_of(request, org, app), key_id)
-        given = s.RotateInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        issued = access.rotate_key(api_key=old, **given.validated_data)
+        data = valid(s.RotateInput, request)
+        issued = access.rotate_key(api_key=old, **data)
         old.refresh_from_db()
         body = _issued(issued)
         body["previous"] = s.KeyOutput(old).data

@@ -56,6 +56,13 @@ def documented(
     )
 
 
+def valid(serializer: type, request: Request) -> dict[str, Any]:
+    """The body, checked by `serializer`; a ValidationError (400 with fields) otherwise."""
+    given = serializer(data=request.data)
+    given.is_valid(raise_exception=True)
+    return dict(given.validated_data)
+
+
 def page(view: APIView, request: Request, rows: QuerySet[Any], output: type) -> Response:
     """One page of `rows`, in the {count, next, previous, results} envelope."""
     paginator = Pagination()

@@ -13,6 +13,7 @@ from mgmt.devapi.views.common import (
     output,
     page,
     user_of,
+    valid,
     write_action,
 )
 from mgmt.developers import accounts, selectors
@@ -62,9 +63,8 @@ class MemberDetailView(OrgScopedView):
     def patch(self, request: Request, org: str, member_id: int) -> Response:
         membership = member_of(request, org, Action.MANAGE_MEMBERS)
         target = selectors.member(membership.organization_id, member_id)
-        given = s.RoleInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        changed = accounts.change_role(membership=target, role=given.validated_data["role"])
+        data = valid(s.RoleInput, request)
+        changed = accounts.change_role(membership=target, role=data["role"])
         return output(s.MemberOutput, changed)
 
     @documented(
@@ -102,11 +102,8 @@ class InvitationListView(OrgScopedView):
     )
     def post(self, request: Request, org: str) -> Response:
         membership = member_of(request, org, write_action(request, Action.MANAGE_MEMBERS))
-        given = s.InvitationInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        issued = accounts.invite(
-            organization=membership.organization, by=user_of(request), **given.validated_data
-        )
+        data = valid(s.InvitationInput, request)
+        issued = accounts.invite(organization=membership.organization, by=user_of(request), **data)
         return output(s.InvitationOutput, issued.invitation, status=201)
 
 

@@ -11,6 +11,7 @@ from mgmt.devapi.views.common import (
     output,
     page,
     user_of,
+    valid,
 )
 from mgmt.developers import access, selectors
 from mgmt.gateway.models import Subscription
@@ -40,9 +41,8 @@ class SubscriptionListView(OrgScopedView):
     )
     def post(self, request: Request, org: str, app: str) -> Response:
         found = application_of(request, org, app)
-        given = s.SubscribeInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        plan = selectors.public_plan(given.validated_data["plan"])
+        data = valid(s.SubscribeInput, request)
+        plan = selectors.public_plan(data["plan"])
         created = access.subscribe(application=found, plan=plan)
         return output(s.SubscriptionOutput, selectors.subscription(found, created.pk), 201)
 
@@ -85,9 +85,7 @@ class LimitRequestListView(OrgScopedView):
     )
     def post(self, request: Request, org: str, app: str, subscription_id: int) -> Response:
         found = _subscription(request, org, app, subscription_id)
-        given = s.LimitRequestInput(data=request.data)
-        given.is_valid(raise_exception=True)
-        data = given.validated_data
+        data = valid(s.LimitRequestInput, request)
         created = access.request_limits(
             subscription=found,
             by=user_of(request),
