@@ -131,6 +131,9 @@ REST_FRAMEWORK = {
         "key_creation": os.environ.get("TOLLGATE_THROTTLE_KEY_CREATION", "60/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles count per client address: REMOTE_ADDR, unless mgmt runs behind this many
+    # proxies that append to X-Forwarded-For (a client could forge the header otherwise).
+    "NUM_PROXIES": int(os.environ.get("TOLLGATE_NUM_PROXIES", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tollgate developer API",

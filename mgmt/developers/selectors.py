@@ -7,6 +7,7 @@ from typing import TypeVar
 from django.contrib.auth.models import User
 from django.db.models import Model, Prefetch, QuerySet
 
+from mgmt.developers import tokens
 from mgmt.developers.errors import NotFound, NotPermitted
 from mgmt.developers.roles import Action, may
 from mgmt.gateway.models import (
@@ -104,6 +105,17 @@ def limit_requests(subscription: Subscription) -> QuerySet[LimitRequest]:
 
 def limit_request(subscription: Subscription, request_id: int) -> LimitRequest:
     return _one(limit_requests(subscription), "limit request", pk=request_id)
+
+
+def open_invitation(token: str) -> Invitation | None:
+    """The open invitation a mailed token stands for (its link's landing page names the
+    organization and role); None for a token that is unknown, used, revoked or expired."""
+    found = (
+        Invitation.objects.select_related("organization")
+        .filter(token_hash=tokens.digest(token))
+        .first()
+    )
+    return found if found is not None and found.is_open() else None
 
 
 def access_tokens(user: User) -> QuerySet[AccessToken]:

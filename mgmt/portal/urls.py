@@ -1,3 +1,79 @@
-"""Routes of the portal pages."""
+"""Routes of the portal pages, named in the `portal` namespace. The verify and invitation
+paths are also in the mails mgmt.developers.accounts sends: they must not move."""
 
-urlpatterns: list[object] = []
+from django.urls import URLPattern, path
+
+from mgmt.portal import (
+    accounts_views,
+    applications_views,
+    catalog_views,
+    dashboard_views,
+    docs_views,
+    keys_views,
+    members_views,
+    subscriptions_views,
+)
+
+app_name = "portal"
+
+_APP = "orgs/<slug:org>/applications/<str:public_id>"
+_SUBSCRIPTION = f"{_APP}/subscriptions/<int:subscription_id>"
+
+urlpatterns: list[URLPattern] = [
+    path("", dashboard_views.dashboard, name="dashboard"),
+    # Accounts
+    path("signup", accounts_views.sign_up, name="signup"),
+    path("login", accounts_views.log_in, name="login"),
+    path("logout", accounts_views.log_out, name="logout"),
+    path("verify/<str:token>", accounts_views.verify_email, name="verify"),
+    path("resend-verification", accounts_views.resend_verification, name="resend-verification"),
+    path("invitations/<str:token>", accounts_views.invitation, name="invitation"),
+    # Catalog and reference
+    path("catalog", catalog_views.catalog, name="catalog"),
+    path("catalog/<slug:product_slug>", catalog_views.product, name="product"),
+    path("catalog/<slug:product_slug>/subscribe", catalog_views.subscribe, name="subscribe"),
+    path("docs/<slug:api_slug>/<str:version>", docs_views.docs, name="docs"),
+    path(
+        "docs/<slug:api_slug>/<str:version>/openapi.json",
+        docs_views.openapi_document,
+        name="openapi-document",
+    ),
+    # Applications, keys, subscriptions
+    path("orgs/<slug:org>/applications", applications_views.applications, name="applications"),
+    path(_APP, applications_views.application, name="application"),
+    path(f"{_APP}/edit", applications_views.edit_application, name="edit-application"),
+    path(f"{_APP}/delete", applications_views.delete_application, name="delete-application"),
+    path(f"{_APP}/keys", keys_views.create_key, name="create-key"),
+    path(f"{_APP}/keys/<str:key_id>/rotate", keys_views.rotate_key, name="rotate-key"),
+    path(f"{_APP}/keys/<str:key_id>/revoke", keys_views.revoke_key, name="revoke-key"),
+    path(_SUBSCRIPTION, subscriptions_views.subscription, name="subscription"),
+    path(f"{_SUBSCRIPTION}/cancel", subscriptions_views.cancel, name="cancel-subscription"),
+    path(
+        f"{_SUBSCRIPTION}/limit-requests",
+        subscriptions_views.request_limits,
+        name="request-limits",
+    ),
+    path(
+        f"{_SUBSCRIPTION}/limit-requests/<int:request_id>/withdraw",
+        subscriptions_views.withdraw,
+        name="withdraw-limit-request",
+    ),
+    # Members
+    path("orgs/<slug:org>/members", members_views.members, name="members"),
+    path("orgs/<slug:org>/members/invite", members_views.invite, name="invite"),
+    path(
+        "orgs/<slug:org>/members/<int:member_id>/role",
+        members_views.change_role,
+        name="change-role",
+    ),
+    path(
+        "orgs/<slug:org>/members/<int:member_id>/remove",
+        members_views.remove_member,
+        name="remove-member",
+    ),
+    path(
+        "orgs/<slug:org>/invitations/<int:invitation_id>/revoke",
+        members_views.revoke_invitation,
+        name="revoke-invitation",
+    ),
+]

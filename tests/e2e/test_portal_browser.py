@@ -1,0 +1,137 @@
+"""A partner clicks through the developer portal in a real headless Chromium and calls the
+gateway: sign up, confirm from the mail, log in, create an application and a key, subscribe
+it to the free plan in the catalog, call the demo API through Envoy (200), read the
+reference, revoke the key (401 through Envoy within two seconds)."""
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.e2e.conftest import Gateway, wait_until
+from tests.e2e.http import request
+from tests.e2e.scenario import Scenario
+
+# Playwright's sync API keeps an event loop running in this thread, and Django refuses
+# database work (the fixtures' flush) in a thread with a running loop unless told to.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EMAIL = "browser@example.com"
+PASSWORD = "a long partner passphrase"
+
+
+@pytest.fixture
+def page(gateway: Gateway) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(base_url=gateway.mgmt_url)
+            context.set_default_timeout(10_000)
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def _screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    path.unlink(missing_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    assert path.exists() and path.stat().st_size > 0, path
+    return path
+
+
+def _status(port: int, key: str) -> int:
+    return request(port, "/demo/hello", {"x-api-key": key}).status
+
+
+def test_a_partner_goes_from_sign_up_to_a_call_through_envoy_in_the_browser(
+    gateway: Gateway, scenario: Scenario, page: Page
+) -> None:
+    mail.outbox.clear()
+    page.goto("/portal/signup")
+    page.get_by_label(re.compile("^Email address")).fill(EMAIL)
+    page.get_by_label(re.compile("^Your name")).fill("Bea")
+    page.get_by_label(re.compile("^Password")).fill(PASSWORD)
+    page.get_by_label(re.compile("^Organization")).fill("Browser Ltd")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_text(f"We mailed a confirmation link to {EMAIL}")).to_be_visible()
+
+    (message,) = [m for m in mail.outbox if m.to == [EMAIL]]
+    link = re.search(r"https?://[^/\s]+(/portal/verify/\S+)", message.body)
+    assert link is not None, message.body
+    page.goto(link.group(1))
+    expect(page.get_by_text("Your email address is confirmed")).to_be_visible()
+
+    page.get_by_label(re.compile("^Email address")).fill(EMAIL)
+    page.get_by_label(re.compile("^Password")).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Browser Ltd")).to_be_visible()
+
+    page.get_by_role("link", name="Manage or create applications").click()
+    page.get_by_label(re.compile("^Name")).fill("Storefront")
+    page.get_by_role("button", name="Create application").click()
+    expect(page.get_by_role("heading", name="Storefront", exact=True)).to_be_visible()
+    app_url = page.url
+
+    page.get_by_label(re.compile("^Label")).fill("prod")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_text("it is shown this once")).to_be_visible()
+    secret = page.get_by_label(re.compile("^API key")).input_value()
+    assert re.fullmatch(r"tg_[a-z2-7]{12}_[A-Za-z0-9_-]{20,}", secret), secret
+    _screenshot(page, "key-reveal")
+
+    page.get_by_role("link", name="Catalog").click()
+    page.get_by_role("link", name="Demo", exact=True).click()
+    page.get_by_role("radio", name="Free", exact=True).check()
+    page.get_by_label(re.compile("^Application")).select_option(label="Storefront (Browser Ltd)")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_text("Storefront is subscribed to Demo on Free")).to_be_visible()
+    assert page.url == app_url
+    # The application page lists the key by its id only: the secret is gone for good.
+    assert secret not in page.content()
+    expect(page.get_by_role("cell", name="Active")).to_be_visible()
+    _screenshot(page, "application")
+
+    port = gateway.ports.gateway
+    wait_until(lambda: _status(port, secret) == 200, timeout=5, what="the subscribed key admits")
+    seen = request(port, "/demo/hello", {"x-api-key": secret}).json()
+    assert seen["headers"]["x-plan"] == "free"
+    assert seen["headers"]["x-consumer-id"] == "browser-ltd"
+
+    page.goto("/portal/catalog/demo")
+    page.get_by_role("link", name="Demo API v1 reference").click()
+    # Redoc renders the document it fetched from the sibling URL: the operation and the
+    # description exist only in the OpenAPI document, not in our own markup.
+    reference = page.locator("redoc")
+    expect(reference.get_by_text("Say hello").first).to_be_visible()
+    expect(reference.get_by_text("Echoes the request it receives").first).to_be_visible()
+    _screenshot(page, "docs")
+
+    page.goto(app_url)
+    page.get_by_role("button", name=re.compile("^Revoke tg_")).click()
+    expect(page.get_by_text("is revoked")).to_be_visible()
+    revoked_at = time.monotonic()
+    wait_until(lambda: _status(port, secret) == 401, timeout=2.0, what="the revoked key refused")
+    assert time.monotonic() - revoked_at < 2.0
+    _screenshot(page, "revoked")
