@@ -1,5 +1,6 @@
 """A partner onboards through the developer API alone and calls the gateway: sign up,
-verify, token, application, key, subscription, call (200), rotate, revoke (401)."""
+verify, token, application, key, subscription, call (200), rotate, revoke (401); and asks
+for higher limits, which an API owner approves in admin and the gateway then applies."""
 
 import json
 import re
@@ -10,9 +11,11 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
 from tests.e2e.conftest import wait_until
 from tests.e2e.http import request
+from tests.e2e.test_rate_limits import first_counted_call, metered_plan
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -132,3 +135,41 @@ def test_a_rotated_key_and_its_predecessor_both_work_until_the_overlap_ends(gate
         PROBLEM + "expired-credentials"
     )
     assert _status(port, new["key"]) == 200
+
+
+def test_higher_limits_asked_through_the_api_and_approved_in_admin_apply_at_the_gateway(
+    gateway, scenario, admin_client
+):
+    plan = metered_plan(3)  # per hour
+    api = DeveloperApi(gateway.mgmt_url)
+    org = _onboard(api, "grower@example.com", "Grower GmbH")
+    app = api.ok("POST", f"/orgs/{org}/applications", {"name": "Growing"})
+    apps = f"/orgs/{org}/applications/{app['public_id']}"
+    subscription = api.ok("POST", f"{apps}/subscriptions", {"plan": plan.slug})
+    key = api.ok("POST", f"{apps}/keys", {})["key"]
+
+    first_counted_call(gateway, key)
+    statuses = [_status_of(gateway, key) for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+    asked = api.ok(
+        "POST",
+        f"{apps}/subscriptions/{subscription['id']}/limit-requests",
+        {"windows": [{"requests": 50, "unit": "hour"}], "reason": "our launch"},
+    )
+    assert asked["state"] == "pending"
+    assert _status_of(gateway, key) == 429  # asking is not getting
+
+    changelist = reverse("admin:gateway_limitrequest_changelist")
+    admin_client.post(changelist, {"action": "approve", "_selected_action": [asked["id"]]})
+    wait_until(lambda: _status_of(gateway, key) == 200, timeout=5, what="the new limit applies")
+    reply = request(gateway.ports.gateway, "/demo/x", {"x-api-key": key})
+    assert "q=50;w=3600" in reply.headers["ratelimit-policy"]
+    shown = api.ok("GET", f"{apps}/subscriptions/{subscription['id']}")
+    assert [(w["requests"], w["window_seconds"]) for w in shown["rate_limits"]] == [(50, 3600)]
+    answered = api.ok("GET", f"{apps}/subscriptions/{subscription['id']}/limit-requests")
+    assert answered["results"][0]["state"] == "approved"
+
+
+def _status_of(gateway: Any, key: str) -> int:
+    return request(gateway.ports.gateway, "/demo/x", {"x-api-key": key}).status
