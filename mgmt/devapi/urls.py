@@ -19,7 +19,11 @@ SUBSCRIPTION = f"{APP}/subscriptions/<id:subscription_id>"
 urlpatterns = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="devapi:schema"), name="docs"),
-    path("redoc", SpectacularRedocView.as_view(url_name="devapi:schema"), name="redoc"),
+    path(
+        "redoc",
+        SpectacularRedocView.as_view(url_name="devapi:schema", template_name="devapi/redoc.html"),
+        name="redoc",
+    ),
     # accounts
     path("auth/signup", accounts.SignUpView.as_view(), name="signup"),
     path("auth/verify-email", accounts.VerifyEmailView.as_view(), name="verify-email"),
@@ -92,5 +96,6 @@ urlpatterns = [
         name="limit-request",
     ),
     # Anything else under /api/v1/ is a problem+json 404, not Django's HTML page.
-    re_path(r"^.*$", unknown_path, name="unknown"),
+    # [\s\S] and \Z: a path with a newline in it is unknown too, not Django's HTML 404.
+    re_path(r"^[\s\S]*\Z", unknown_path, name="unknown"),
 ]

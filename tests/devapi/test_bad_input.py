@@ -123,6 +123,8 @@ def test_paths_no_database_could_look_up_are_404(world: World):
         "/api/v1/catalog/apis/x/versions/v1%2F..",
         "/api/v1/orgs/",
         "/api/v1/me/",
+        "/api/v1/me%0A",
+        f"/api/v1/orgs/{org}%0A/applications",
     ]:
         response = client.get(path)
         assert response.status_code == 404, (path, response.content)

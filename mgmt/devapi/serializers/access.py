@@ -22,11 +22,11 @@ class ApplicationInput(StrictSerializer):
     description = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, default=""
     )
+    # No default: a blank default would document '' as an email, which OpenAPI refuses.
     contact_email = serializers.EmailField(
         max_length=254,
         required=False,
         allow_blank=True,
-        default="",
         help_text="Who hears about deprecations; empty: the organization's contact.",
     )
 
@@ -139,6 +139,8 @@ class WindowInput(StrictSerializer):
 
 
 class LimitRequestInput(StrictSerializer):
+    """Windows, a quota, or both: at least one of them."""
+
     windows = WindowInput(many=True, required=False, default=list)
     quota_requests = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     reason = serializers.CharField(max_length=2000)

@@ -21,7 +21,8 @@ class SignUpInput(StrictSerializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="The organization you sign up for; leave empty with an invitation_token.",
+        help_text="Required, unless you sign up with an invitation_token: the organization "
+        "you create and own.",
     )
     invitation_token = serializers.CharField(
         max_length=200,
@@ -30,6 +31,10 @@ class SignUpInput(StrictSerializer):
         default="",
         help_text="From an invitation mail: joins that organization instead of creating one.",
     )
+
+
+class DetailOutput(serializers.Serializer[Any]):
+    detail = serializers.CharField()
 
 
 class OrganizationBrief(serializers.Serializer[Any]):

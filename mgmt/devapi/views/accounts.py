@@ -93,7 +93,7 @@ class ResendVerificationView(APIView):
         "Mails a new link if the address has an account still unverified. The answer is "
         "the same either way, so it tells no one which addresses have accounts.",
         request=s.EmailInput,
-        responses={202: OpenApiResponse(description="Accepted; a mail may follow.")},
+        responses={202: OpenApiResponse(s.DetailOutput, description="A mail may follow.")},
     )
     def post(self, request: Request) -> Response:
         data = valid(s.EmailInput, request)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mgmt.devapi.pagination import Pagination
+from mgmt.devapi.problems import MEDIA_TYPE
 from mgmt.developers import selectors
 from mgmt.developers.roles import Action
 from mgmt.gateway.models import Application, Membership
@@ -48,8 +49,9 @@ PROBLEMS: dict[int, OpenApiResponse] = {
 def documented(
     summary: str, description: str, request: Any = None, responses: Any = None, **more: Any
 ) -> Callable[[Any], Any]:
-    """extend_schema with the problem responses every endpoint can give."""
-    answers = dict(PROBLEMS)
+    """extend_schema with the problem responses every endpoint can give, documented with
+    the media type they are sent as."""
+    answers: dict[Any, Any] = {(code, MEDIA_TYPE): r for code, r in PROBLEMS.items()}
     answers.update(responses if isinstance(responses, dict) else {200: responses})
     return extend_schema(
         summary=summary, description=description, request=request, responses=answers, **more
