@@ -13,6 +13,8 @@ import pytest
 from django.core import mail
 from playwright.sync_api import Page, expect, sync_playwright
 
+from mgmt.embedded.demo_data import DEMO_PARTNER_EMAIL
+from mgmt.gateway.models import ApiVersion
 from tests.e2e.conftest import Gateway, wait_until
 from tests.e2e.http import request
 from tests.e2e.scenario import Scenario
@@ -135,3 +137,36 @@ def test_a_partner_goes_from_sign_up_to_a_call_through_envoy_in_the_browser(
     wait_until(lambda: _status(port, secret) == 401, timeout=2.0, what="the revoked key refused")
     assert time.monotonic() - revoked_at < 2.0
     _screenshot(page, "revoked")
+
+
+HOSTILE_DOCUMENT = """openapi: 3.0.3
+info:
+  title: Hostile API
+  version: "1"
+  description: |
+    Looks harmless. <img src="/nothing.png" onerror="window.__ran = 'img'">
+    <script>window.__ran = 'script'</script>
+paths:
+  /hello:
+    get:
+      summary: Say hello
+      responses: {"200": {description: ok}}
+"""
+
+
+def test_an_api_owners_document_runs_no_script_in_a_partners_browser(
+    gateway: Gateway, scenario: Scenario, page: Page
+) -> None:
+    # Another organization wrote the document: its HTML is shown as text, never run.
+    ApiVersion.objects.filter(api__slug="demo", version="v1").update(
+        openapi_document=HOSTILE_DOCUMENT
+    )
+    page.goto("/portal/login")
+    page.get_by_label(re.compile("^Email address")).fill(DEMO_PARTNER_EMAIL)
+    page.get_by_label(re.compile("^Password")).fill("pw-e2e")
+    page.get_by_role("button", name="Log in").click()
+    page.goto("/portal/docs/demo/v1")
+    expect(page.get_by_text("Say hello").first).to_be_visible()
+    expect(page.get_by_text("Looks harmless.").first).to_be_visible()
+    page.wait_for_timeout(500)  # an <img> error handler would have fired by now
+    assert page.evaluate("window.__ran") is None
