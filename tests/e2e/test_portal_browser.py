@@ -154,13 +154,18 @@ paths:
 """
 
 
-def test_an_api_owners_document_runs_no_script_in_a_partners_browser(
-    gateway: Gateway, scenario: Scenario, page: Page
-) -> None:
-    # Another organization wrote the document: its HTML is shown as text, never run.
+@pytest.fixture
+def hostile_document(scenario: Scenario) -> None:
+    # Written before Playwright starts: inside its event loop the ORM would take a
+    # connection of that loop's context, which the database teardown never sees closed.
     ApiVersion.objects.filter(api__slug="demo", version="v1").update(
         openapi_document=HOSTILE_DOCUMENT
     )
+
+
+@pytest.mark.usefixtures("hostile_document")
+def test_an_api_owners_document_runs_no_script_in_a_partners_browser(page: Page) -> None:
+    # Another organization wrote the document: its HTML is shown as text, never run.
     page.goto("/portal/login")
     page.get_by_label(re.compile("^Email address")).fill(DEMO_PARTNER_EMAIL)
     page.get_by_label(re.compile("^Password")).fill("pw-e2e")
