@@ -91,10 +91,18 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/portal/login"
 LOGIN_REDIRECT_URL = "/portal/"
 # Portal sessions end with the browser and after two weeks at the latest.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_AGE = 14 * 24 * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Behind TLS (production): cookies only over HTTPS, and browsers told to stay on it.
+# `make run` serves plain HTTP on loopback, so this is off unless asked for.
+if os.environ.get("TOLLGATE_HTTPS", "0") == "1":
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Request bodies Django reads at most: room for an owner's 2 MiB OpenAPI document typed into
 # admin and for xds_server's event batches. The developer API allows far less (below).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024

@@ -2,10 +2,14 @@
 endpoints for xds_server."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 
+from mgmt import path_converters
 from mgmt.gateway import internal_views
+
+register_converter(path_converters.IdConverter, "id")
+register_converter(path_converters.VersionConverter, "version")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/portal/", permanent=False)),

@@ -1,15 +1,11 @@
 """Routes of the developer API, /api/v1/. Every path under /orgs/{org}/ is reached through
 the caller's membership of that organization (mgmt.devapi.views.common)."""
 
-from django.urls import path, re_path, register_converter
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from mgmt.devapi import converters
 from mgmt.devapi.views import accounts, applications, catalog, members, subscriptions
 from mgmt.devapi.views.fallback import unknown_path
-
-register_converter(converters.IdConverter, "id")
-register_converter(converters.VersionConverter, "version")
 
 app_name = "devapi"
 

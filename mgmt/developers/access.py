@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mgmt.compiler.rate_limits import window_seconds
-from mgmt.developers.errors import InvalidInput, invalid
+from mgmt.developers.errors import InvalidInput, NotPermitted, invalid
 from mgmt.gateway import publishing, services, validators
 from mgmt.gateway.models import (
     ApiKey,
@@ -27,6 +27,8 @@ from mgmt.gateway.models.access import RateLimit
 
 MAX_APPLICATIONS_PER_ORGANIZATION = 200
 MAX_OPEN_KEYS_PER_APPLICATION = 20
+# A key's expiry: a date the database and every client can read back (year 10000 cannot).
+MAX_KEY_LIFETIME = timedelta(days=10 * 366)
 
 
 # --- applications -----------------------------------------------------------------------
@@ -97,18 +99,27 @@ def issue_key(
     now = timezone.now()
     if expires_at is not None and expires_at <= now:
         raise invalid("expires_at", "the expiry must be in the future")
+    if expires_at is not None and expires_at > now + MAX_KEY_LIFETIME:
+        raise invalid("expires_at", "a key expires within 10 years; leave it empty for never")
+    _check_room_for_a_key(application, now, "label")
+    return services.create_api_key(application=application, label=label, expires_at=expires_at)
+
+
+def _check_room_for_a_key(application: Application, now: datetime, field: str) -> None:
+    """At most MAX_OPEN_KEYS_PER_APPLICATION working keys, however they were made."""
     Application.objects.select_for_update().filter(pk=application.pk).first()
     open_keys = application.keys.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
     if open_keys.count() >= MAX_OPEN_KEYS_PER_APPLICATION:
         raise invalid(
-            "label",
+            field,
             f"an application holds at most {MAX_OPEN_KEYS_PER_APPLICATION} working keys: "
             "revoke one first",
         )
-    return services.create_api_key(application=application, label=label, expires_at=expires_at)
 
 
+@transaction.atomic
 def rotate_key(*, api_key: ApiKey, overlap_seconds: int) -> services.IssuedApiKey:
+    _check_room_for_a_key(api_key.application, timezone.now(), "key")
     try:
         return services.rotate_api_key(api_key=api_key, overlap=timedelta(seconds=overlap_seconds))
     except ValueError as exc:
@@ -149,10 +160,14 @@ def subscribe(*, application: Application, plan: Plan) -> Subscription:
 
 @transaction.atomic
 def cancel_subscription(*, subscription: Subscription) -> Subscription:
-    """Ends it at once (the gateway answers 403 from the next snapshot); never undone."""
-    Subscription.objects.filter(pk=subscription.pk, state__in=Subscription.OPEN_STATES).update(
-        state=Subscription.State.CANCELLED
-    )
+    """Ends it at once (the gateway answers 403 from the next snapshot); never undone. A
+    suspended one is the API owner's to end: cancelling it would let the partner
+    subscribe afresh and undo the suspension."""
+    if subscription.state == Subscription.State.SUSPENDED:
+        raise NotPermitted("the API owner suspended this subscription: ask them to lift it")
+    Subscription.objects.filter(
+        pk=subscription.pk, state__in=(Subscription.State.PENDING, Subscription.State.ACTIVE)
+    ).update(state=Subscription.State.CANCELLED)
     # update() sends no signal: publish as a save would.
     publishing.publish_on_commit()
     subscription.refresh_from_db()

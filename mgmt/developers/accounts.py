@@ -124,6 +124,7 @@ def sign_up(
         raise invalid("email", "this invitation was sent to another address")
     if invitation is None and not organization_name.strip():
         raise invalid("organization_name", "name the organization you sign up for")
+    _forget_unverified(email)
     if User.objects.filter(username=email).exists():
         raise invalid("email", "an account with this address exists; log in instead")
     user = User(username=email, email=email, first_name=name.strip()[:150])
@@ -146,6 +147,28 @@ def sign_up(
         Membership.objects.create(user=user, organization=organization, role=Role.OWNER)
         _send_verification(user)
     return SignedUp(user, organization, invitation is not None)
+
+
+def _forget_unverified(email: str) -> None:
+    """An account whose address was never confirmed gives way to a new sign-up for that
+    address: whoever made it never proved the address, so it must not keep it from its
+    owner (nor keep a password the owner did not choose). It could not sign in, so it
+    did nothing; the organization it made goes with it when no one else is in it."""
+    stale = User.objects.filter(
+        username=email,
+        developer_account__email_verified_at__isnull=True,
+        is_staff=False,
+        is_superuser=False,
+    ).first()
+    if stale is None:
+        return
+    for membership in Membership.objects.filter(user=stale).select_related("organization"):
+        organization = membership.organization
+        alone = not organization.memberships.exclude(user=stale).exists()
+        unused = not organization.applications.exists() and not organization.apis.exists()
+        if alone and unused and not organization.products.exists():
+            organization.delete()
+    stale.delete()
 
 
 def _create_organization(name: str, contact_email: str) -> Organization:
@@ -347,11 +370,18 @@ def _other_owners(membership: Membership) -> bool:
     )
 
 
+def _lock_members(membership: Membership) -> Membership:
+    """The organization's row locked first: two owners demoting each other at once are
+    served one after the other, so the second sees the first's change."""
+    Organization.objects.select_for_update().filter(pk=membership.organization_id).first()
+    return Membership.objects.select_for_update().get(pk=membership.pk)
+
+
 @transaction.atomic
 def change_role(*, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
         raise invalid("role", f"one of {', '.join(Role.values)}")
-    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    locked = _lock_members(membership)
     if locked.role == Role.OWNER and role != Role.OWNER and not _other_owners(locked):
         raise invalid("role", "an organization keeps at least one owner")
     locked.role = role
@@ -361,7 +391,7 @@ def change_role(*, membership: Membership, role: str) -> Membership:
 
 @transaction.atomic
 def remove_member(*, membership: Membership) -> None:
-    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    locked = _lock_members(membership)
     if locked.role == Role.OWNER and not _other_owners(locked):
         raise NotPermitted("an organization keeps at least one owner: name another one first")
     locked.delete()

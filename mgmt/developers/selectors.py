@@ -2,13 +2,16 @@
 their membership of an organization: a look-up outside it finds nothing, the same answer
 as for a name that does not exist."""
 
-from typing import TypeVar
+import hashlib
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
-from django.db.models import Model, Prefetch, QuerySet
+from django.core.cache import cache
+from django.db.models import Model, Prefetch, Q, QuerySet
 
 from mgmt.developers import tokens
 from mgmt.developers.errors import NotFound, NotPermitted
+from mgmt.developers.openapi_document import OpenApiDocumentError, load_stored_document
 from mgmt.developers.roles import Action, may
 from mgmt.gateway.models import (
     AccessToken,
@@ -132,8 +135,12 @@ def access_token(user: User, token_id: str) -> AccessToken:
 def catalog_products() -> QuerySet[Product]:
     """Products with something to call, their public plans with limits, their APIs and the
     versions partners see: a fixed number of queries however large the catalog."""
-    versions = ApiVersion.objects.filter(lifecycle__in=VISIBLE_LIFECYCLES).select_related(
-        "successor", "api"
+    # Documents (up to 2 MiB each) stay in the database: a list says only whether there is one.
+    versions = (
+        ApiVersion.objects.filter(lifecycle__in=VISIBLE_LIFECYCLES)
+        .select_related("successor", "api")
+        .defer("openapi_document")
+        .annotate(has_openapi_document=~Q(openapi_document=""))
     )
     plans = Plan.objects.filter(public=True).prefetch_related(
         Prefetch("rate_limits", queryset=PlanRateLimit.objects.order_by("id"))
@@ -155,8 +162,31 @@ def catalog_product(slug: str) -> Product:
 
 
 def public_plan(plan_slug: str) -> Plan:
-    public = Plan.objects.filter(public=True).select_related("product")
-    return _one(public, "plan", slug=plan_slug)
+    # Public, and of a product in the catalog: a product of drafts is not for sale yet.
+    offered = Plan.objects.filter(
+        public=True, product__apis__versions__lifecycle__in=VISIBLE_LIFECYCLES
+    ).distinct()
+    return _one(offered.select_related("product"), "plan", slug=plan_slug)
+
+
+# A parsed document is kept by its content's hash: a new upload is a new entry.
+_DOCUMENT_CACHE_SECONDS = 3600
+
+
+def openapi_document_of(version: ApiVersion) -> dict[str, Any]:
+    """The version's OpenAPI document as a mapping, parsed once per content and cached."""
+    if not version.openapi_document:
+        raise NotFound("this version has no OpenAPI document")
+    text = version.openapi_document
+    key = "tollgate:openapi:" + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    document: dict[str, Any] | None = cache.get(key)
+    if document is None:
+        try:
+            document = load_stored_document(text)
+        except OpenApiDocumentError:  # stored before a stricter check; the owner must fix it
+            raise NotFound("this version's OpenAPI document is being corrected") from None
+        cache.set(key, document, _DOCUMENT_CACHE_SECONDS)
+    return document
 
 
 def visible_version(api_slug: str, version: str) -> ApiVersion:

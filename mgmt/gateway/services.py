@@ -58,7 +58,14 @@ def rotate_api_key(
     old = ApiKey.objects.select_for_update().get(pk=api_key.pk)
     if not old.is_usable(now):
         raise ValueError("this key is revoked or expired: issue a new key instead")
-    issued = create_api_key(application=old.application, label=old.label, expires_at=None)
+    # The new key lives as long as the old one was meant to: a rotation renews a key, it
+    # does not turn a key that expires into one that never does.
+    lifetime = None if old.expires_at is None else old.expires_at - old.created_at
+    issued = create_api_key(
+        application=old.application,
+        label=old.label,
+        expires_at=None if lifetime is None else now + lifetime,
+    )
     issued.api_key.rotated_from = old
     issued.api_key.save(update_fields=["rotated_from"])
     ends = now + overlap

@@ -139,6 +139,8 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         joined = accounts.accept_invitation(user=signed_in_user(request), token=token)
     except InvalidInput as error:
         context["errors"] = [message for found in error.errors.values() for message in found]
-        return render(request, "portal/invitation.html", context, status=400)
+        # 200, not 400: Django logs the path of every 4xx, and this path holds a token that
+        # still works for the address it was sent to.
+        return render(request, "portal/invitation.html", context)
     messages.success(request, f"You joined {joined.organization.name} as {joined.role}.")
     return redirect("portal:dashboard")

@@ -16,8 +16,8 @@ from mgmt.portal import (
 
 app_name = "portal"
 
-_APP = "orgs/<slug:org>/applications/<str:public_id>"
-_SUBSCRIPTION = f"{_APP}/subscriptions/<int:subscription_id>"
+_APP = "orgs/<slug:org>/applications/<slug:public_id>"
+_SUBSCRIPTION = f"{_APP}/subscriptions/<id:subscription_id>"
 
 urlpatterns: list[URLPattern] = [
     path("", dashboard_views.dashboard, name="dashboard"),
@@ -32,9 +32,9 @@ urlpatterns: list[URLPattern] = [
     path("catalog", catalog_views.catalog, name="catalog"),
     path("catalog/<slug:product_slug>", catalog_views.product, name="product"),
     path("catalog/<slug:product_slug>/subscribe", catalog_views.subscribe, name="subscribe"),
-    path("docs/<slug:api_slug>/<str:version>", docs_views.docs, name="docs"),
+    path("docs/<slug:api_slug>/<version:version>", docs_views.docs, name="docs"),
     path(
-        "docs/<slug:api_slug>/<str:version>/openapi.json",
+        "docs/<slug:api_slug>/<version:version>/openapi.json",
         docs_views.openapi_document,
         name="openapi-document",
     ),
@@ -44,8 +44,8 @@ urlpatterns: list[URLPattern] = [
     path(f"{_APP}/edit", applications_views.edit_application, name="edit-application"),
     path(f"{_APP}/delete", applications_views.delete_application, name="delete-application"),
     path(f"{_APP}/keys", keys_views.create_key, name="create-key"),
-    path(f"{_APP}/keys/<str:key_id>/rotate", keys_views.rotate_key, name="rotate-key"),
-    path(f"{_APP}/keys/<str:key_id>/revoke", keys_views.revoke_key, name="revoke-key"),
+    path(f"{_APP}/keys/<slug:key_id>/rotate", keys_views.rotate_key, name="rotate-key"),
+    path(f"{_APP}/keys/<slug:key_id>/revoke", keys_views.revoke_key, name="revoke-key"),
     path(_SUBSCRIPTION, subscriptions_views.subscription, name="subscription"),
     path(f"{_SUBSCRIPTION}/cancel", subscriptions_views.cancel, name="cancel-subscription"),
     path(
@@ -54,7 +54,7 @@ urlpatterns: list[URLPattern] = [
         name="request-limits",
     ),
     path(
-        f"{_SUBSCRIPTION}/limit-requests/<int:request_id>/withdraw",
+        f"{_SUBSCRIPTION}/limit-requests/<id:request_id>/withdraw",
         subscriptions_views.withdraw,
         name="withdraw-limit-request",
     ),
@@ -62,17 +62,17 @@ urlpatterns: list[URLPattern] = [
     path("orgs/<slug:org>/members", members_views.members, name="members"),
     path("orgs/<slug:org>/members/invite", members_views.invite, name="invite"),
     path(
-        "orgs/<slug:org>/members/<int:member_id>/role",
+        "orgs/<slug:org>/members/<id:member_id>/role",
         members_views.change_role,
         name="change-role",
     ),
     path(
-        "orgs/<slug:org>/members/<int:member_id>/remove",
+        "orgs/<slug:org>/members/<id:member_id>/remove",
         members_views.remove_member,
         name="remove-member",
     ),
     path(
-        "orgs/<slug:org>/invitations/<int:invitation_id>/revoke",
+        "orgs/<slug:org>/invitations/<id:invitation_id>/revoke",
         members_views.revoke_invitation,
         name="revoke-invitation",
     ),

@@ -82,8 +82,8 @@ def test_sign_up_refuses_weak_passwords_and_a_missing_organization_writing_nothi
     assert not Organization.objects.exists()
 
 
-def test_a_second_sign_up_with_the_same_address_or_organization_name_is_refused():
-    _signed_up()
+def test_a_second_sign_up_with_a_verified_address_or_a_taken_organization_name_is_refused():
+    _verified()
     with pytest.raises(InvalidInput) as same_email:
         accounts.sign_up(email="ALICE@example.com", password=PASSWORD, organization_name="Other")
     assert "email" in same_email.value.errors
@@ -91,6 +91,29 @@ def test_a_second_sign_up_with_the_same_address_or_organization_name_is_refused(
         accounts.sign_up(email="bob@example.com", password=PASSWORD, organization_name="alice corp")
     assert "organization_name" in same_org.value.errors
     assert User.objects.count() == 1
+
+
+def test_an_unverified_account_gives_way_to_a_new_sign_up_for_its_address():
+    """A squatter who signs up with someone else's address cannot keep it from them, nor
+    hand them an account with a password the squatter chose."""
+    squatter = _signed_up("victim@example.com", "Squatters")
+    squatted = Organization.objects.get(name="Squatters")
+    owner = accounts.sign_up(
+        email="victim@example.com",
+        password="the owner's own passphrase",
+        organization_name="Victim Co",
+    ).user
+    assert not User.objects.filter(pk=squatter.pk).exists()
+    assert not Organization.objects.filter(pk=squatted.pk).exists()
+    accounts.verify_email(token=accounts.verification_token(owner))
+    assert (
+        accounts.log_in(email="victim@example.com", password="the owner's own passphrase") == owner
+    )
+    with pytest.raises(BadCredentials):
+        accounts.log_in(email="victim@example.com", password=PASSWORD)
+    # The squatter's old link verifies nothing now.
+    with pytest.raises(BadCredentials):
+        accounts.verify_email(token=accounts.verification_token(squatter))
 
 
 def test_forged_and_wrong_verification_tokens_and_passwords_are_refused():

@@ -62,10 +62,10 @@ def test_editing_and_deleting_an_application(alice: Tenant) -> None:
 def test_a_key_with_an_expiry_lists_it(alice: Tenant) -> None:
     client = signed_in(alice.owner)
     response = client.post(
-        _app_url(alice, "create-key"), {"label": "temp", "expires_at": "2099-05-01T12:30"}
+        _app_url(alice, "create-key"), {"label": "temp", "expires_at": "2031-05-01T12:30"}
     )
     assert response.status_code == 201
-    assert b"2099-05-01 12:30 UTC" in client.get(_app_url(alice)).content
+    assert b"2031-05-01 12:30 UTC" in client.get(_app_url(alice)).content
 
 
 @pytest.mark.parametrize(
@@ -184,7 +184,7 @@ def test_a_signed_in_invitee_accepts_and_another_address_cannot(alice: Tenant) -
     url = reverse("portal:invitation", args=[token])
 
     wrong = signed_in(grace).post(url)
-    assert wrong.status_code == 400
+    assert wrong.status_code == 200  # a 4xx would put the working token in the log
     assert b"sent to another address" in wrong.content
     assert not Membership.objects.filter(user=grace, organization=alice.organization).exists()
 

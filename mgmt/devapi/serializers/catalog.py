@@ -61,7 +61,11 @@ class VersionOutput(serializers.Serializer[Any]):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_openapi_url(self, version: ApiVersion) -> str | None:
-        if not version.openapi_document:
+        # Lists annotate whether there is a document rather than load it (selectors).
+        has_document = getattr(version, "has_openapi_document", None)
+        if has_document is None:
+            has_document = bool(version.openapi_document)
+        if not has_document:
             return None
         return reverse(
             "devapi:catalog-openapi", kwargs={"api": version.api.slug, "version": version.version}

@@ -1,6 +1,7 @@
 """Path parameters the database can always look up: bounded ids, plain version names.
 A path that does not fit is a 404 before any query (a NUL or a 30-digit id would
-otherwise reach PostgreSQL and come back as a 500)."""
+otherwise reach PostgreSQL and come back as a 500). Registered once, in mgmt.urls, for
+the developer API and the portal alike; slugs use Django's own `slug`."""
 
 
 class IdConverter:
