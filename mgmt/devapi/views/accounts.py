@@ -29,9 +29,14 @@ def _me(request: Request) -> dict[str, Any]:
     }
 
 
-class SignUpView(APIView):
+class _AnonymousDoor(APIView):
+    """For callers without an account yet: no credentials read, each door throttled."""
+
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
+
+
+class SignUpView(_AnonymousDoor):
     throttle_classes = [SignUpThrottle]
 
     @documented(
@@ -59,9 +64,7 @@ class SignUpView(APIView):
         return output(s.SignedUpOutput, body, status=201)
 
 
-class VerifyEmailView(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list[Any] = []
+class VerifyEmailView(_AnonymousDoor):
     throttle_classes = [LoginThrottle]
 
     @documented(
@@ -83,9 +86,7 @@ class VerifyEmailView(APIView):
         return output(s.SignedUpOutput, body)
 
 
-class ResendVerificationView(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list[Any] = []
+class ResendVerificationView(_AnonymousDoor):
     throttle_classes = [SignUpThrottle]
 
     @documented(
