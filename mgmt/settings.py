@@ -89,6 +89,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/portal/login"
+# A mailed password-reset link works once, for two hours.
+PASSWORD_RESET_TIMEOUT = 2 * 3600
 LOGIN_REDIRECT_URL = "/portal/"
 # Portal sessions end with the browser and after two weeks at the latest.
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -28,6 +28,16 @@ urlpatterns = [
         accounts.ResendVerificationView.as_view(),
         name="resend-verification",
     ),
+    path(
+        "auth/password-reset",
+        accounts.PasswordResetRequestView.as_view(),
+        name="password-reset-request",
+    ),
+    path(
+        "auth/password-reset/confirm",
+        accounts.PasswordResetView.as_view(),
+        name="password-reset",
+    ),
     path("auth/session", accounts.SessionView.as_view(), name="session"),
     path("auth/tokens", accounts.AccessTokenListView.as_view(), name="tokens"),
     path("auth/tokens/<slug:token_id>", accounts.AccessTokenDetailView.as_view(), name="token"),

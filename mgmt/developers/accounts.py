@@ -10,12 +10,15 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.text import slugify
 
 from mgmt.developers import tokens
@@ -220,6 +223,62 @@ def log_in(*, email: str, password: str) -> User:
         raise EmailNotVerified(
             "confirm your email address first: follow the link we mailed you, or ask for a new one"
         )
+    return user
+
+
+# --- password reset ---------------------------------------------------------------------
+
+
+def request_password_reset(*, email: str) -> None:
+    """Mails a reset link if the address has a verified, active account; says nothing
+    either way. An unverified account has nothing to reset: it can sign up afresh."""
+    user = User.objects.filter(
+        username=normalize_email(email),
+        is_active=True,
+        developer_account__email_verified_at__isnull=False,
+    ).first()
+    if user is None:
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    with transaction.atomic():
+        _send_after_commit(
+            user.email,
+            "password_reset",
+            {"user": user, "link": _link(f"/portal/password-reset/{uid}/{token}")},
+        )
+
+
+def _reset_target(uid: str, token: str) -> User:
+    try:
+        pk = int(urlsafe_base64_decode(uid).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise BadCredentials("this reset link is not valid") from None
+    user = User.objects.filter(pk=pk, is_active=True).first() if 0 < pk < 2**63 else None
+    # Django's token hashes the password and the last log-in: it dies with either change,
+    # so a link works once, and the timeout (PASSWORD_RESET_TIMEOUT) bounds it.
+    if user is None or not default_token_generator.check_token(user, token):
+        raise BadCredentials("this reset link is not valid or has expired: ask for a new one")
+    return user
+
+
+def check_password_reset(*, uid: str, token: str) -> User:
+    """The account a reset link is for, if the link still works (for the portal's form)."""
+    return _reset_target(uid, token)
+
+
+@transaction.atomic
+def reset_password(*, uid: str, token: str, password: str) -> User:
+    """A new password from a mailed link. Every personal access token of the account is
+    revoked and every session ends (Django checks the password hash per session): whoever
+    held the old password holds nothing now."""
+    user = _reset_target(uid, token)
+    _check_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    AccessToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
     return user
 
 

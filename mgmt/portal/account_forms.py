@@ -39,3 +39,19 @@ class LogInForm(forms.Form):
 
 class ResendVerificationForm(forms.Form):
     email = forms.EmailField(label="Email address", max_length=254)
+
+
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address", max_length=254, widget=forms.EmailInput(attrs={"autofocus": True})
+    )
+
+
+class NewPasswordForm(forms.Form):
+    password = forms.CharField(
+        label="New password",
+        strip=False,
+        max_length=128,
+        help_text="At least 10 characters, not a common one, not all digits.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
+    )

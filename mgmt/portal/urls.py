@@ -11,6 +11,7 @@ from mgmt.portal import (
     docs_views,
     keys_views,
     members_views,
+    password_views,
     subscriptions_views,
 )
 
@@ -28,6 +29,12 @@ urlpatterns: list[URLPattern] = [
     path("verify/<str:token>", accounts_views.verify_email, name="verify"),
     path("resend-verification", accounts_views.resend_verification, name="resend-verification"),
     path("invitations/<str:token>", accounts_views.invitation, name="invitation"),
+    path("password-reset", password_views.request_reset, name="password-reset"),
+    path(
+        "password-reset/<slug:uid>/<str:token>",
+        password_views.set_password,
+        name="password-reset-confirm",
+    ),
     # Catalog and reference
     path("catalog", catalog_views.catalog, name="catalog"),
     path("catalog/<slug:product_slug>", catalog_views.product, name="product"),

@@ -254,3 +254,60 @@ def test_key_creation_is_throttled_per_account_and_listing_is_not(world: World, 
     assert created == [201, 201, 429]
     assert world.alice.client.get(keys).status_code == 200
     assert world.bob.client.post(f"{world.bob.app}/keys", {}, format="json").status_code == 201
+
+
+def _reset_link(email: str) -> tuple[str, str]:
+    (message,) = [m for m in mail.outbox if email in m.to]
+    found = re.search(r"/portal/password-reset/([\w-]+)/([\w-]+)", message.body)
+    assert found is not None, message.body
+    return found.group(1), found.group(2)
+
+
+def test_a_password_reset_sets_the_password_once_and_revokes_every_token(
+    world: World, django_capture_on_commit_callbacks: Any
+):
+    anonymous = APIClient()
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = anonymous.post(
+            "/api/v1/auth/password-reset", {"email": "ALICE@example.com"}, format="json"
+        )
+        unknown = anonymous.post(
+            "/api/v1/auth/password-reset", {"email": "nobody@example.com"}, format="json"
+        )
+    assert asked.status_code == unknown.status_code == 202
+    assert asked.json() == unknown.json()  # tells a stranger nothing
+    uid, token = _reset_link("alice@example.com")
+    assert len(mail.outbox) == 1
+
+    confirm = "/api/v1/auth/password-reset/confirm"
+    weak = anonymous.post(confirm, {"uid": uid, "token": token, "password": "short"}, format="json")
+    assert weak.status_code == 400 and "password" in problem(weak)["errors"]
+    new = "a brand new passphrase"
+    done = anonymous.post(confirm, {"uid": uid, "token": token, "password": new}, format="json")
+    assert done.status_code == 200
+    assert world.alice.client.get("/api/v1/me").status_code == 401  # the old token is revoked
+    assert _token(anonymous, "alice@example.com").status_code == 401  # the old password
+    assert _token(anonymous, "alice@example.com", password=new).status_code == 201
+
+    again = anonymous.post(
+        confirm, {"uid": uid, "token": token, "password": "yet another one!"}, format="json"
+    )
+    assert again.status_code == 401  # a link works once
+    assert problem(again)["type"].endswith("/bad-credentials")
+    for forged_uid, forged_token in [("AAAA", token), (uid, token[:-1] + "x"), ("!!", "x")]:
+        response = anonymous.post(
+            confirm, {"uid": forged_uid, "token": forged_token, "password": new}, format="json"
+        )
+        assert response.status_code in (400, 401), (forged_uid, response.content)
+
+
+def test_an_unverified_account_gets_no_reset_mail(
+    db: None, django_capture_on_commit_callbacks: Any
+):
+    client = APIClient()
+    with django_capture_on_commit_callbacks(execute=True):
+        _sign_up(client, "fresh@example.com", "Fresh Ltd")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/api/v1/auth/password-reset", {"email": "fresh@example.com"}, format="json")
+    assert mail.outbox == []

@@ -23,6 +23,8 @@ PUBLIC = {
     ("post", "/api/v1/auth/signup"),
     ("post", "/api/v1/auth/verify-email"),
     ("post", "/api/v1/auth/resend-verification"),
+    ("post", "/api/v1/auth/password-reset"),
+    ("post", "/api/v1/auth/password-reset/confirm"),
     ("post", "/api/v1/auth/session"),
     ("post", "/api/v1/auth/tokens"),
 }

@@ -118,3 +118,32 @@ def test_sign_ups_past_the_budget_get_429_and_create_nothing() -> None:
     assert not User.objects.filter(username="s9@example.com").exists()
     # Only POSTs count: the form still opens.
     assert client.get(reverse("portal:signup")).status_code == 200
+
+
+def test_a_forgotten_password_is_reset_from_the_mailed_link_without_the_token_in_the_url(
+    alice: Tenant, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = Client()
+    assert b"Forgot your password?" in client.get(reverse("portal:login")).content
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = client.post(reverse("portal:password-reset"), {"email": "alice@example.com"})
+    assert asked.status_code == 302
+    (message,) = [m for m in mail.outbox if m.to == ["alice@example.com"]]
+    link = re.search(r"(/portal/password-reset/\S+)", message.body)
+    assert link is not None
+
+    landed = client.get(link.group(1))
+    assert landed.status_code == 302  # the token moves to the session
+    form_url = landed["Location"]
+    assert form_url.endswith("/set-password") and link.group(1).split("/")[-1] not in form_url
+    weak = client.post(form_url, {"password": "short"})
+    assert weak.status_code == 400 and b"password" in weak.content
+    done = client.post(form_url, {"password": "a brand new passphrase"})
+    assert done.status_code == 302 and done["Location"] == reverse("portal:login")
+    logged_in = client.post(
+        reverse("portal:login"),
+        {"email": "alice@example.com", "password": "a brand new passphrase"},
+    )
+    assert logged_in.status_code == 302
+    used = Client().get(link.group(1))
+    assert used.status_code == 400 and b"not valid" in used.content

@@ -57,6 +57,12 @@ class EmailInput(StrictSerializer):
     email = serializers.EmailField(max_length=254)
 
 
+class PasswordResetInput(StrictSerializer):
+    uid = serializers.CharField(max_length=40, help_text="From the reset link.")
+    token = serializers.CharField(max_length=200, help_text="From the reset link.")
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+
+
 class CredentialsInput(StrictSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)

@@ -105,6 +105,40 @@ class ResendVerificationView(_AnonymousDoor):
         )
 
 
+class PasswordResetRequestView(_AnonymousDoor):
+    throttle_classes = [SignUpThrottle]  # it sends mail, like sign-up
+
+    @documented(
+        "Ask for a password reset",
+        "Mails a link to set a new password if the address has a verified account. The "
+        "answer is the same either way. The link (/portal/password-reset/{uid}/{token}) "
+        "works once, for two hours.",
+        request=s.EmailInput,
+        responses={202: OpenApiResponse(s.DetailOutput, description="A mail may follow.")},
+    )
+    def post(self, request: Request) -> Response:
+        data = valid(s.EmailInput, request)
+        accounts.request_password_reset(email=data["email"])
+        detail = "If that address has an account, a mail with a reset link is on its way."
+        return Response({"detail": detail}, status=202)
+
+
+class PasswordResetView(_AnonymousDoor):
+    throttle_classes = [LoginThrottle]
+
+    @documented(
+        "Set a new password",
+        "Sets the password with the uid and token of a reset link (the password passes "
+        "Django's validators). Every session ends and every access token is revoked.",
+        request=s.PasswordResetInput,
+        responses={200: s.DetailOutput},
+    )
+    def post(self, request: Request) -> Response:
+        data = valid(s.PasswordResetInput, request)
+        accounts.reset_password(**data)
+        return Response({"detail": "Your password is set: log in with it."})
+
+
 class SessionView(APIView):
     """The portal's log-in from a browser: a session cookie, with CSRF on later writes."""
 
