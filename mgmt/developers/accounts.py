@@ -276,9 +276,7 @@ def reset_password(*, uid: str, token: str, password: str) -> User:
     _check_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
-    AccessToken.objects.filter(user=user, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    AccessToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     return user
 
 
