@@ -1,5 +1,7 @@
 """Parses and checks an API owner's OpenAPI document (JSON or YAML) before it is stored."""
 
+import hashlib
+from collections import OrderedDict
 from typing import Any
 
 import yaml
@@ -14,8 +16,9 @@ class OpenApiDocumentError(ValueError):
 
 
 def load_stored_document(text: str) -> dict[str, Any]:
-    """A document checked on upload, loaded to be served: no second validation (on a 2 MiB
-    document that costs seconds of CPU per call), the C loader where there is one."""
+    """The text as a mapping, with no schema check: how a document checked on upload is
+    served (a check costs seconds of CPU on 2 MiB), and the first step of that check.
+    JSON is YAML; a safe loader builds no Python objects from tags, the C one where built."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         document = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader either way
@@ -26,24 +29,29 @@ def load_stored_document(text: str) -> dict[str, Any]:
     return document
 
 
+# Digests of documents that passed the schema check lately. An admin upload is checked by
+# its form and then by the model field's validator in the same request; on a 2 MiB
+# document each check costs seconds, so the second one is remembered, not redone.
+_RECENTLY_VALID: "OrderedDict[bytes, None]" = OrderedDict()
+_REMEMBERED = 8
+
+
 def parse_openapi_document(text: str) -> dict[str, Any]:
     """The document as a mapping, or OpenApiDocumentError naming the first problem."""
-    if len(text.encode("utf-8", "surrogateescape")) > MAX_DOCUMENT_BYTES:
+    encoded = text.encode("utf-8", "surrogateescape")
+    if len(encoded) > MAX_DOCUMENT_BYTES:
         raise OpenApiDocumentError(
             f"the document is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB"
         )
-    try:
-        # JSON is YAML; safe_load builds no Python objects from tags.
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise OpenApiDocumentError(f"not JSON or YAML: {exc}") from None
-    if not isinstance(document, dict):
-        raise OpenApiDocumentError("an OpenAPI document is a mapping with openapi, info and paths")
+    document = load_stored_document(text)
     version = str(document.get("openapi", ""))
     if not version.startswith("3."):
         raise OpenApiDocumentError(
             "only OpenAPI 3.x documents are shown (the 'openapi' field must be 3.0 or 3.1)"
         )
+    digest = hashlib.sha256(encoded).digest()
+    if digest in _RECENTLY_VALID:
+        return document
     try:
         validate(document)
     except OpenAPIValidationError as exc:
@@ -51,4 +59,7 @@ def parse_openapi_document(text: str) -> dict[str, Any]:
         raise OpenApiDocumentError(
             f"not a valid OpenAPI {version} document at {where}: {exc.message}"
         ) from None
+    _RECENTLY_VALID[digest] = None
+    while len(_RECENTLY_VALID) > _REMEMBERED:
+        _RECENTLY_VALID.popitem(last=False)
     return document

@@ -78,6 +78,14 @@ def applications(organization_id: int) -> QuerySet[Application]:
     )
 
 
+def application_for(
+    user: User, organization_slug: str, public_id: str, action: Action = Action.READ
+) -> tuple[Membership, Application]:
+    """The caller's membership allowing `action`, and that organization's application."""
+    found = membership(user, organization_slug, action)
+    return found, application(found.organization_id, public_id)
+
+
 def application(organization_id: int, public_id: str) -> Application:
     return _one(applications(organization_id), "application", public_id=public_id)
 

@@ -10,7 +10,6 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.html import format_html_join
 
 from mgmt.developers import access, accounts
@@ -248,11 +247,7 @@ class InvitationAdmin(admin.ModelAdmin[Invitation]):
 
     @admin.display(description="state")
     def state(self, invitation: Invitation) -> str:
-        if invitation.accepted_at:
-            return "accepted"
-        if invitation.revoked_at:
-            return "revoked"
-        return "open" if invitation.expires_at > timezone.now() else "expired"
+        return invitation.state()
 
     @admin.action(description="Revoke the selected invitations")
     def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:

@@ -102,16 +102,16 @@ def applications(request: HttpRequest, org: str) -> HttpResponse:
 
 @member_page
 def application(request: HttpRequest, org: str, public_id: str) -> HttpResponse:
-    membership = selectors.membership(signed_in_user(request), org)
-    found = selectors.application(membership.organization_id, public_id)
+    membership, found = selectors.application_for(signed_in_user(request), org, public_id)
     allow_methods(request, "GET", "HEAD")
     return render_application_page(request, membership, found)
 
 
 @member_page
 def edit_application(request: HttpRequest, org: str, public_id: str) -> HttpResponse:
-    membership = selectors.membership(signed_in_user(request), org, Action.MANAGE_APPLICATIONS)
-    found = selectors.application(membership.organization_id, public_id)
+    membership, found = selectors.application_for(
+        signed_in_user(request), org, public_id, Action.MANAGE_APPLICATIONS
+    )
     allow_methods(request, "POST")
     form = ApplicationForm(request.POST)
     if form.is_valid():
@@ -129,8 +129,9 @@ def edit_application(request: HttpRequest, org: str, public_id: str) -> HttpResp
 
 @member_page
 def delete_application(request: HttpRequest, org: str, public_id: str) -> HttpResponse:
-    membership = selectors.membership(signed_in_user(request), org, Action.MANAGE_APPLICATIONS)
-    found = selectors.application(membership.organization_id, public_id)
+    membership, found = selectors.application_for(
+        signed_in_user(request), org, public_id, Action.MANAGE_APPLICATIONS
+    )
     allow_methods(request, "POST")
     form = DeleteApplicationForm(request.POST)
     if not form.is_valid():

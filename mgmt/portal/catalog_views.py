@@ -58,8 +58,9 @@ def subscribe(request: HttpRequest, product_slug: str) -> HttpResponse:
         return _product_page(request, found, form, status=400)
     org_slug, public_id = form.chosen_application()
     # The choices were the caller's, but the POST is theirs to forge: fetch it scoped again.
-    membership = selectors.membership(user, org_slug, Action.MANAGE_APPLICATIONS)
-    application = selectors.application(membership.organization_id, public_id)
+    _, application = selectors.application_for(
+        user, org_slug, public_id, Action.MANAGE_APPLICATIONS
+    )
     plan = selectors.public_plan(form.cleaned_data["plan"])
     try:
         subscription = access.subscribe(application=application, plan=plan)

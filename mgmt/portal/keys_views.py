@@ -36,8 +36,9 @@ def _reveal(
 
 @member_page
 def create_key(request: HttpRequest, org: str, public_id: str) -> HttpResponse:
-    membership = selectors.membership(signed_in_user(request), org, Action.MANAGE_APPLICATIONS)
-    found = selectors.application(membership.organization_id, public_id)
+    membership, found = selectors.application_for(
+        signed_in_user(request), org, public_id, Action.MANAGE_APPLICATIONS
+    )
     allow_methods(request, "POST")
     if (wait := throttle.spend_attempt(request, "key_creation")) is not None:
         return throttle.too_many_attempts(request, wait)
@@ -54,8 +55,9 @@ def create_key(request: HttpRequest, org: str, public_id: str) -> HttpResponse:
 
 @member_page
 def rotate_key(request: HttpRequest, org: str, public_id: str, key_id: str) -> HttpResponse:
-    membership = selectors.membership(signed_in_user(request), org, Action.MANAGE_APPLICATIONS)
-    found = selectors.application(membership.organization_id, public_id)
+    membership, found = selectors.application_for(
+        signed_in_user(request), org, public_id, Action.MANAGE_APPLICATIONS
+    )
     api_key = selectors.key(found, key_id)
     allow_methods(request, "POST")
     if (wait := throttle.spend_attempt(request, "key_creation")) is not None:
@@ -77,8 +79,9 @@ def rotate_key(request: HttpRequest, org: str, public_id: str, key_id: str) -> H
 
 @member_page
 def revoke_key(request: HttpRequest, org: str, public_id: str, key_id: str) -> HttpResponse:
-    membership = selectors.membership(signed_in_user(request), org, Action.MANAGE_APPLICATIONS)
-    found = selectors.application(membership.organization_id, public_id)
+    _, found = selectors.application_for(
+        signed_in_user(request), org, public_id, Action.MANAGE_APPLICATIONS
+    )
     api_key = selectors.key(found, key_id)
     allow_methods(request, "POST")
     access.revoke_key(api_key=api_key)

@@ -4,12 +4,11 @@ Everyone in the organization sees the page; only roles that manage members chang
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
 from mgmt.developers import accounts, selectors
 from mgmt.developers.errors import InvalidInput, NotPermitted
 from mgmt.developers.roles import Action, may
-from mgmt.gateway.models import Invitation, Membership
+from mgmt.gateway.models import Membership
 from mgmt.portal.guards import allow_methods, member_page, signed_in_user
 from mgmt.portal.member_forms import InviteForm, RoleForm
 from mgmt.portal.service_errors import show_on_form
@@ -18,14 +17,6 @@ from mgmt.portal.service_errors import show_on_form
 def role_prefix(membership_id: int) -> str:
     """Each member row has its own role form; the prefix keeps their ids and names apart."""
     return f"member-{membership_id}"
-
-
-def _invitation_state(invitation: Invitation) -> str:
-    if invitation.accepted_at is not None:
-        return "accepted"
-    if invitation.revoked_at is not None:
-        return "revoked"
-    return "open" if invitation.is_open(timezone.now()) else "expired"
 
 
 def _members_page(
@@ -53,7 +44,7 @@ def _members_page(
         "can_manage": may(membership.role, Action.MANAGE_MEMBERS),
         "member_rows": member_rows,
         "invitations": [
-            (invitation, _invitation_state(invitation))
+            (invitation, invitation.state())
             for invitation in selectors.invitations(membership.organization_id)
         ],
         "invite_form": invite_form or InviteForm(),

@@ -37,8 +37,9 @@ def _subscription_page(
 def _scoped_subscription(
     request: HttpRequest, org: str, public_id: str, subscription_id: int, action: Action
 ) -> tuple[Membership, Subscription]:
-    membership = selectors.membership(signed_in_user(request), org, action)
-    application = selectors.application(membership.organization_id, public_id)
+    membership, application = selectors.application_for(
+        signed_in_user(request), org, public_id, action
+    )
     return membership, selectors.subscription(application, subscription_id)
 
 

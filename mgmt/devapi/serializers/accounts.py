@@ -9,7 +9,7 @@ from mgmt.devapi.serializers.strict import StrictSerializer
 from mgmt.developers.accounts import MAX_TOKEN_LIFETIME
 from mgmt.gateway.models import Invitation, Role
 
-INVITATION_STATES = ["open", "accepted", "revoked", "expired"]
+INVITATION_STATES = list(Invitation.STATES)
 
 
 class SignUpInput(StrictSerializer):
@@ -130,8 +130,4 @@ class InvitationOutput(serializers.Serializer[Any]):
 
     @extend_schema_field(serializers.ChoiceField(choices=INVITATION_STATES))
     def get_state(self, invitation: Invitation) -> str:
-        if invitation.accepted_at is not None:
-            return "accepted"
-        if invitation.revoked_at is not None:
-            return "revoked"
-        return "open" if invitation.is_open() else "expired"
+        return invitation.state()

@@ -89,8 +89,8 @@ def member_of(request: Request, org: str, action: Action = Action.READ) -> Membe
 
 def application_of(request: Request, org: str, public_id: str) -> Application:
     """The application, if the caller's organization owns it and the role allows the method."""
-    membership = member_of(request, org, write_action(request, Action.MANAGE_APPLICATIONS))
-    return selectors.application(membership.organization_id, public_id)
+    action = write_action(request, Action.MANAGE_APPLICATIONS)
+    return selectors.application_for(user_of(request), org, public_id, action)[1]
 
 
 def output(serializer: type, row: Model | Any, status: int = 200) -> Response:

@@ -87,9 +87,20 @@ class Invitation(models.Model):
     def __str__(self) -> str:
         return f"{self.email} to {self.organization} ({self.role})"
 
+    # What `state()` can answer, for the API's schema.
+    STATES = ("open", "accepted", "revoked", "expired")
+
     def is_open(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+    def state(self, now: datetime | None = None) -> str:
+        """open, accepted, revoked or expired: how admin, the API and the portal say it."""
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        return "open" if self.is_open(now) else "expired"
 
 
 class AccessToken(models.Model):

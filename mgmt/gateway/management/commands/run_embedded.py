@@ -71,7 +71,8 @@ class Command(BaseCommand):
         os.environ["TOLLGATE_INTERNAL_TOKEN"] = token
         # Django's own secret (it signs sessions and verification links), random per
         # install too; the children (runserver, Celery) read it from the environment.
-        os.environ.setdefault("TOLLGATE_SECRET_KEY", _install_token(var_dir / "secret_key"))
+        secret_key = os.environ.get("TOLLGATE_SECRET_KEY")
+        os.environ["TOLLGATE_SECRET_KEY"] = secret_key or _install_token(var_dir / "secret_key")
         call_command("migrate", verbosity=0, interactive=False)
         demo = seed_demo(
             upstream_port=upstream_port,
