@@ -2,7 +2,8 @@
 
 A `PreparedRule` is built once per snapshot (or config load): its counter keys, shapes
 and the script arguments that never change are computed there, so a check only adds
-the bucket numbers of the moment.
+the bucket numbers of the moment. `plan_counters` lays out check.lua's arguments (the
+layout is documented in the script).
 """
 
 from dataclasses import dataclass, field
@@ -10,10 +11,13 @@ from typing import Final
 
 from ratelimit_svc.limits import Quota, Rule, Window, counter_key
 from ratelimit_svc.quota_periods import Period, period_at
-from ratelimit_svc.windows import WindowShape
+from ratelimit_svc.windows import GCRA_TOLERANCE_MS, WindowShape
 
 ENFORCED: Final = "1"
 SHADOW: Final = "0"
+# check.lua's counter kinds: a sliding window (buckets and the GCRA field) or plain buckets.
+PACED: Final = "s"
+BUCKETS: Final = "b"
 QUOTA_POLICY: Final = "quota"
 # A quota counter outlives its period by a day: late checks of the old period still see it.
 QUOTA_GRACE_MS: Final = 86_400_000
@@ -43,9 +47,10 @@ class PreparedWindow:
     key: str
     policy: str
     metric: str
-    limit_arg: str
-    ttl_arg: str
-    mode_arg: str
+    # check.lua's fixed arguments of this counter: kind, limit, cap (then hits, current and
+    # oldest per check), window ms, ttl ms, mode.
+    head_args: tuple[str, str, str]
+    tail_args: tuple[str, str, str]
     limit: int
     shadow: bool
     label: str
@@ -57,8 +62,9 @@ class PreparedQuota:
     quota: Quota
     key: str
     metric: str
-    limit_arg: str
+    head_args: tuple[str, str, str]
     mode_arg: str
+    window_arg: str
     limit: int
     shadow: bool
     label: str
@@ -100,9 +106,16 @@ class PreparedRule:
                     key=counter_key(rule.tag, rule.stem, f"{letter}{window.seconds}"),
                     policy=rule.label if name_policies_by_rule else policy_name(window),
                     metric=f"{rule.label}:{window.label}",
-                    limit_arg=str(window.requests),
-                    ttl_arg=str(shape.ttl_ms),
-                    mode_arg=SHADOW if window.shadow else ENFORCED,
+                    head_args=(
+                        PACED if shape.paced else BUCKETS,
+                        str(window.requests),
+                        str(shape.cap),
+                    ),
+                    tail_args=(
+                        str(shape.window_ms),
+                        str(shape.ttl_ms),
+                        SHADOW if window.shadow else ENFORCED,
+                    ),
                     limit=window.requests,
                     shadow=window.shadow,
                     label=window.label,
@@ -117,8 +130,9 @@ class PreparedRule:
                 # The anchor is part of the key: a moved anchor starts a fresh count.
                 key=counter_key(rule.tag, rule.stem, f"q{q.period_months}@{q.anchor}"),
                 metric=f"{rule.label}:{q.label}",
-                limit_arg=str(q.requests),
+                head_args=(BUCKETS, str(q.requests), str(q.requests)),
                 mode_arg=SHADOW if q.shadow else ENFORCED,
+                window_arg="0",
                 limit=q.requests,
                 shadow=q.shadow,
                 label=q.label,
@@ -157,6 +171,11 @@ class Counter:
         assert isinstance(self.limit_of, PreparedWindow)
         return self.limit_of.window.seconds
 
+    @property
+    def paced(self) -> bool:
+        limit_of = self.limit_of
+        return isinstance(limit_of, PreparedWindow) and limit_of.shape.paced
+
     def leaves_at(self, bucket: int) -> int:
         """When bucket `bucket` stops counting (ms)."""
         if self.period is not None:
@@ -165,13 +184,19 @@ class Counter:
         return self.limit_of.shape.leaves_at(bucket)
 
 
+_TOLERANCE_ARG: Final = str(GCRA_TOLERANCE_MS)
+
+
 def plan_counters(
-    rules: list[tuple[PreparedRule, int]], now_ms: int
+    rules: list[tuple[PreparedRule, int]], now_ms: int, extra: int = 0
 ) -> tuple[list[Counter], list[str], list[str]]:
-    """The counters for `rules` (each with its hits) at `now_ms`: (counters, KEYS, ARGV)."""
+    """The counters for `rules` (each with its hits) at `now_ms`: (counters, KEYS, ARGV).
+
+    `extra`: units of a lease wanted beyond the hits (0 for an exact check).
+    """
     counters: list[Counter] = []
     keys: list[str] = []
-    args: list[str] = []
+    args: list[str] = [str(extra), str(now_ms), _TOLERANCE_ARG]
     for rule, hits in rules:
         hits_arg = str(hits)
         for prepared in rule.windows:
@@ -179,26 +204,16 @@ def plan_counters(
             current = now_ms // shape.bucket_ms
             counters.append(Counter(rule, prepared, hits, current))
             keys.append(prepared.key)
-            args += (
-                prepared.limit_arg,
-                hits_arg,
-                str(current),
-                str(current - shape.span),
-                prepared.ttl_arg,
-                prepared.mode_arg,
-            )
+            args += prepared.head_args
+            args += (hits_arg, str(current), str(current - shape.span))
+            args += prepared.tail_args
         quota = rule.quota
         if quota is not None:
             period = quota.period_at(now_ms)
             counters.append(Counter(rule, quota, hits, period.index, period))
             keys.append(quota.key)
             ttl = period.end_ms - now_ms + QUOTA_GRACE_MS
-            args += (
-                quota.limit_arg,
-                hits_arg,
-                str(period.index),
-                str(period.index),
-                str(ttl),
-                quota.mode_arg,
-            )
+            index = str(period.index)
+            args += quota.head_args
+            args += (hits_arg, index, index, quota.window_arg, str(ttl), quota.mode_arg)
     return counters, keys, args

@@ -19,8 +19,10 @@ from redis.retry import Retry
 log = logging.getLogger(__name__)
 
 SCRIPT: Final = resources.files("ratelimit_svc").joinpath("check.lua").read_text()
+RELEASE_SCRIPT: Final = resources.files("ratelimit_svc").joinpath("release.lua").read_text()
 NOT_OVER: Final = -2
 NEVER: Final = -1
+_PER_COUNTER: Final = 6
 
 
 class StoreUnavailable(Exception):
@@ -28,22 +30,33 @@ class StoreUnavailable(Exception):
 
 
 class ScriptResult:
-    """The script's answer: whether the hits were admitted, and per counter what it saw."""
+    """check.lua's answer: whether the hits were admitted, the extra units granted (a
+    lease), and per counter what it saw (the script documents each value)."""
 
-    __slots__ = ("admitted", "values")
+    __slots__ = ("admitted", "granted", "values")
 
     def __init__(self, values: list[int]) -> None:
         self.admitted = values[0] == 1
+        self.granted = values[1]
         self.values = values
 
     def used(self, i: int) -> int:
-        return self.values[1 + 3 * i]
+        return self.values[2 + _PER_COUNTER * i]
 
     def first(self, i: int) -> int:
-        return self.values[2 + 3 * i]
+        return self.values[3 + _PER_COUNTER * i]
+
+    def fit(self, i: int) -> int:
+        return self.values[4 + _PER_COUNTER * i]
 
     def free(self, i: int) -> int:
-        return self.values[3 + 3 * i]
+        return self.values[5 + _PER_COUNTER * i]
+
+    def wait(self, i: int) -> int:
+        return self.values[6 + _PER_COUNTER * i]
+
+    def debt(self, i: int) -> int:
+        return self.values[7 + _PER_COUNTER * i]
 
 
 class RedisCounterStore:
