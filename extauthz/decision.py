@@ -1,7 +1,8 @@
-"""The Check decision: request headers and route context in, a serialized CheckResponse out.
+"""Who is calling and may it call: request headers and the route's context in, a denial or
+the caller's allowance out. Counting comes after (meter.py), for allowed callers only.
 
-Pure and total: no I/O, no clock (`now` is passed in), no exception for any input.
-Every answer is prebuilt bytes; the key is never logged nor echoed.
+Pure and total: no I/O, no clock (`now` is passed in), no exception for any input. Every
+answer is prebuilt; the key is never logged nor echoed.
 """
 
 import hmac
@@ -9,14 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from extauthz import problems, responses
+from extauthz import answers, problems
+from extauthz.answers import Allowance, Denial
 from extauthz.keys import hash_key, key_id_of
+from extauthz.route_context import RouteContext
 from extauthz.store import CREDENTIAL_TAIL, HASH_LENGTH, Store
 
 API_KEY_HEADER: Final = "x-api-key"
 AUTHORIZATION_HEADER: Final = "authorization"
 
-_DENIED: Final = responses.DENIED
+_DENIED: Final = answers.DENIALS
 MISSING: Final = _DENIED[problems.MISSING_CREDENTIALS.slug]
 INVALID: Final = _DENIED[problems.INVALID_CREDENTIALS.slug]
 REVOKED: Final = _DENIED[problems.REVOKED_CREDENTIALS.slug]
@@ -28,31 +31,21 @@ UNAVAILABLE: Final = _DENIED[problems.UNAVAILABLE.slug]
 
 _unpack_tail = CREDENTIAL_TAIL.unpack_from
 _compare = hmac.compare_digest
-_retired_with_body = responses.retired
+_retired_with_body = answers.retired
 
 
 @dataclass(frozen=True, slots=True)
 class _CredentialDenials:
-    missing: bytes
-    invalid: bytes
-    revoked: bytes
-    expired: bytes
+    missing: Denial
+    invalid: Denial
+    revoked: Denial
+    expired: Denial
 
 
 _CREDENTIALS: Final = _CredentialDenials(MISSING, INVALID, REVOKED, EXPIRED)
 # A draft is visible to its owner only: to anyone else, whatever their key, it does not exist,
 # so a 401 must not tell a keyless caller that something is there.
 _DRAFT_CREDENTIALS: Final = _CredentialDenials(UNKNOWN_API, UNKNOWN_API, UNKNOWN_API, UNKNOWN_API)
-
-
-def sunset_passed(sunset: str | None, now: float) -> bool:
-    """Whether a route's "sunset" (unix seconds) has come; anything but an integer: no sunset."""
-    if not sunset:
-        return False
-    try:
-        return 0 < int(sunset) <= now
-    except ValueError:
-        return False
 
 
 def bearer_token(value: str) -> str | None:
@@ -66,26 +59,24 @@ def bearer_token(value: str) -> str | None:
 # One return per outcome, in the documented order: a flat table reads best here.
 def decide(  # noqa: PLR0911, PLR0912
     headers: Mapping[str, str],
-    context_extensions: Mapping[str, str],
+    route: RouteContext | None,
     store: Store,
     now: float,
-) -> bytes:
-    """Decide one Check. `headers` use Envoy's lower-case names.
+) -> Denial | Allowance:
+    """Decide who calls. `headers` use Envoy's lower-case names.
 
     In order: no Tollgate route 404; a retired version, or one past its sunset, 410 for
     everyone; no data yet 503; credentials 401 (404 on a draft: see _DRAFT_CREDENTIALS);
-    a draft of another organisation 404; no subscription 403; else allowed.
+    a draft of another organisation 404; no subscription 403; else the caller's allowance.
     """
-    api_id = context_extensions.get("api")
-    if not api_id:
+    if route is None:
         return UNKNOWN_API
     # A retired version is retired for everyone: no key is looked at.
-    lifecycle = context_extensions.get("lifecycle")
+    lifecycle = route.lifecycle
     if lifecycle == "retired":
         return RETIRED
-    sunset = context_extensions.get("sunset")
-    if sunset and sunset_passed(sunset, now):
-        body = context_extensions.get("retired_body")
+    if route.sunset and route.sunset <= now:
+        body = route.retired_body
         return _retired_with_body(body) if body else RETIRED
     snapshot = store.snapshot
     if snapshot is None:
@@ -119,9 +110,10 @@ def decide(  # noqa: PLR0911, PLR0912
     if application is None:
         # The key's application is gone (deleted, or not streamed yet): the key is unusable.
         return denials.invalid
-    if draft and application.organization_id != context_extensions.get("owner"):
+    if draft and application.organization_id != route.owner:
         return UNKNOWN_API
 
+    api_id = route.api
     cache_key = (application_id, api_id, carrier)
     cached = snapshot.allowed.get(cache_key)
     if cached is not None:
@@ -130,7 +122,7 @@ def decide(  # noqa: PLR0911, PLR0912
     if grant is None:
         return NOT_SUBSCRIBED
     plan, subscription_id = grant
-    answer = responses.allowed(
+    answer = answers.allowance(
         application_id=application_id,
         public_id=application.public_id,
         consumer_id=application.consumer_id,

@@ -1,25 +1,23 @@
-"""Serialized `CheckResponse`s, built once: denials at import, allowances per cache miss,
-a sunset version's 410 per body.
-
-The hot path only ever returns bytes made here; no protobuf is built per request.
+"""Serialized gRPC `CheckResponse`s: a denial with its problem body, and an application's
+OK with its identity headers and dynamic metadata. Built once each (see answers.py), so the
+hot path never builds these per request.
 """
 
-import functools
 from typing import Final
 
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2
 
-from extauthz.problems import CATALOGUE, CONTENT_TYPE, VERSION_RETIRED, Problem
+from extauthz.problems import CONTENT_TYPE, Problem
 
 # google.rpc.Code values carried in CheckResponse.status.
 _OK: Final = 0
-_PERMISSION_DENIED: Final = 7
+PERMISSION_DENIED_CODE: Final = 7
 _UNAVAILABLE: Final = 14
 _UNAUTHENTICATED: Final = 16
 
 # Identity headers are overwritten, so a client cannot forge them by sending its own.
-_OVERWRITE: Final = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+OVERWRITE: Final = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 
 CONSUMER_ID_HEADER: Final = "x-consumer-id"
 APPLICATION_ID_HEADER: Final = "x-application-id"
@@ -31,13 +29,13 @@ def _grpc_code(http_status: int) -> int:
         return _UNAUTHENTICATED
     if http_status == 503:
         return _UNAVAILABLE
-    return _PERMISSION_DENIED
+    return PERMISSION_DENIED_CODE
 
 
 def _set_header(option: base_pb2.HeaderValueOption, key: str, value: str) -> None:
     option.header.key = key
     option.header.value = value
-    option.append_action = _OVERWRITE
+    option.append_action = OVERWRITE
 
 
 def denied(problem: Problem, body: str | None = None) -> bytes:
@@ -57,22 +55,6 @@ def denied(problem: Problem, body: str | None = None) -> bytes:
     return bytes(response.SerializeToString())
 
 
-DENIED: Final[dict[str, bytes]] = {problem.slug: denied(problem) for problem in CATALOGUE}
-
-
-# Bodies come from the route config: a few per retired version, each serialized once.
-@functools.lru_cache(maxsize=1024)
-def retired(body: str) -> bytes:
-    """The 410 of a version past its sunset, with the route's body (which names its successor).
-
-    A body protobuf cannot carry (a lone surrogate) gets the generic VERSION_RETIRED instead.
-    """
-    try:
-        return denied(VERSION_RETIRED, body)
-    except ValueError:
-        return DENIED[VERSION_RETIRED.slug]
-
-
 def allowed(
     *,
     application_id: int,
@@ -87,7 +69,7 @@ def allowed(
 
     `carrier` is the request header that held the key: Envoy strips it, so the
     upstream never sees the caller's secret. The dynamic metadata (all strings, so
-    64-bit ids survive) is what the rate-limit filter builds its descriptors from.
+    64-bit ids survive) tells the rest of Envoy's filters and its access log who called.
     """
     response = external_auth_pb2.CheckResponse()
     response.status.code = _OK

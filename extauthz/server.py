@@ -1,13 +1,13 @@
-"""The gRPC server: Envoy's Authorization/Check over precomputed answers, plus health.
+"""The gRPC transport: Envoy's Authorization/Check over the one decision, plus health.
 
-Sync `grpc.server` with a thread pool (measured faster than grpc.aio for this
-few-microsecond handler). Responses are already serialized, so the serializer is
-the identity.
+Sync `grpc.server` with a thread pool (measured faster than grpc.aio for this handler).
+Who calls is decided on the gRPC thread; counting hands over to the sidecar's event loop,
+where the meter lives. Responses are already serialized, so the serializer is the identity.
 """
 
+import asyncio
 import logging
-import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, Final
@@ -16,12 +16,16 @@ import grpc
 from envoy.service.auth.v3 import external_auth_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from extauthz.decision import decide
+from extauthz.answers import Allowance, Denial
+from extauthz.gate import Gate, render_grpc
+from extauthz.route_context import RouteContext
 from extauthz.store import Snapshot, Store
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME: Final = "envoy.service.auth.v3.Authorization"
+# Longer than Envoy's ext_authz timeout: past it nobody is waiting for the answer anyway.
+COUNT_TIMEOUT_SECONDS: Final = 2.0
 _SERVING: Final = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING: Final = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -43,24 +47,41 @@ def _request_headers(http: Any) -> Mapping[str, str]:
     return raw
 
 
-class CheckHandler:
-    """The Check method: a thin adapter from CheckRequest to `decide`."""
+async def _awaited(answer: bytes | Awaitable[bytes]) -> bytes:
+    return answer if isinstance(answer, bytes) else await answer
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+
+class CheckHandler:
+    """The Check method: a thin adapter from CheckRequest to the gate."""
+
+    def __init__(self, gate: Gate, loop: asyncio.AbstractEventLoop) -> None:
+        self._gate = gate
+        self._loop = loop
 
     def __call__(self, request: Any, context: grpc.ServicerContext) -> bytes:
         attributes = request.attributes
         try:
-            return decide(
-                _request_headers(attributes.request.http),
-                attributes.context_extensions,
-                self._store,
-                time.time(),
-            )
-        except Exception as error:  # decide is total; this is a bug, never a key leak
+            route = RouteContext.of(attributes.context_extensions)
+            decided = self._gate.who(_request_headers(attributes.request.http), route)
+            if isinstance(decided, Denial):
+                return decided.grpc
+            assert route is not None
+            if not self._gate.metered(decided):
+                return decided.grpc
+            return self._count(decided, route)
+        except Exception as error:  # the gate is total; this is a bug, never a key leak
             log.exception("Check failed: %s", type(error).__name__)
             context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+    def _count(self, allowance: Allowance, route: RouteContext) -> bytes:
+        def counted() -> bytes | Awaitable[bytes]:
+            return self._gate.count(allowance, route, render_grpc)
+
+        async def on_loop() -> bytes:
+            return await _awaited(counted())
+
+        future = asyncio.run_coroutine_threadsafe(on_loop(), self._loop)
+        return future.result(COUNT_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +96,23 @@ class RunningServer:
         self.server.stop(grace).wait()
 
 
-def start_server(store: Store, *, address: str, port: int, workers: int) -> RunningServer:
+def start_server(
+    store: Store,
+    gate: Gate,
+    loop: asyncio.AbstractEventLoop,
+    *,
+    address: str,
+    port: int,
+    workers: int,
+) -> RunningServer:
     """Start Check and health on address:port (0 = a free port); health turns SERVING
-    when the store publishes its first snapshot."""
+    when the store publishes its first snapshot. Counting runs on `loop`."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check"),
         options=[("grpc.so_reuseport", 0)],
     )
     check = grpc.unary_unary_rpc_method_handler(
-        CheckHandler(store),
+        CheckHandler(gate, loop),
         request_deserializer=external_auth_pb2.CheckRequest.FromString,
         response_serializer=_identity,
     )

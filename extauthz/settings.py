@@ -9,14 +9,26 @@ from extauthz.errors import ConfigurationError
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    # Interface the Check and health services listen on (loopback: Envoy runs beside us).
+    # Interface every service listens on (loopback: Envoy runs beside us).
     address: str = "127.0.0.1"
-    # Port of the Check and health services; 0 picks a free port (tests).
+    # Port of gRPC Authorization/Check and health; 0 picks a free port (tests).
     port: int = 18001
-    # host:port of xds_server, where credentials and applications are streamed from.
+    # Port of Envoy's HTTP ext_authz mode (what the compiled gateway calls by default).
+    http_port: int = 18004
+    # host:port of xds_server: credentials, applications and limits are streamed from there.
     xds_target: str = "127.0.0.1:18000"
-    # Threads answering Check; each Check is a few microseconds of Python.
-    workers: int = 16
+    # Threads answering gRPC Checks; 4 measured better than 16 (fewer hand-offs).
+    workers: int = 4
+    # Where the counters live (shared by every sidecar of the gateway).
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Per Redis call. Timeouts open the breaker only several in a row (a busy machine is
+    # not an outage); below Envoy's ext_authz timeout (250 ms) so the answer still arrives.
+    redis_timeout_ms: int = 100
+    # How many sidecars share the limits: while Redis is unreachable each one enforces
+    # 1/sidecars of every window on fail-open routes.
+    sidecars: int = 1
+    # Prometheus /metrics; 0 turns it off.
+    metrics_port: int = 18005
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -25,8 +37,23 @@ class Settings:
         return cls(
             address=env.get("TOLLGATE_EXTAUTHZ_ADDRESS", defaults.address),
             port=_int(env, "TOLLGATE_EXTAUTHZ_PORT", defaults.port, minimum=0, maximum=65535),
+            http_port=_int(
+                env, "TOLLGATE_EXTAUTHZ_HTTP_PORT", defaults.http_port, minimum=0, maximum=65535
+            ),
             xds_target=env.get("TOLLGATE_XDS_TARGET", defaults.xds_target),
             workers=_int(env, "TOLLGATE_EXTAUTHZ_WORKERS", defaults.workers, minimum=1),
+            redis_url=env.get("TOLLGATE_REDIS_URL", defaults.redis_url),
+            redis_timeout_ms=_int(
+                env, "TOLLGATE_EXTAUTHZ_REDIS_TIMEOUT_MS", defaults.redis_timeout_ms, minimum=1
+            ),
+            sidecars=_int(env, "TOLLGATE_GATEWAY_SIDECARS", defaults.sidecars, minimum=1),
+            metrics_port=_int(
+                env,
+                "TOLLGATE_EXTAUTHZ_METRICS_PORT",
+                defaults.metrics_port,
+                minimum=0,
+                maximum=65535,
+            ),
         )
 
 

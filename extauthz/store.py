@@ -10,13 +10,16 @@ import struct
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from google.protobuf.message import DecodeError
 
 from extauthz.errors import StoreError
 from extauthz.keys import shard_of
 from protos.tollgate.v1 import resources_pb2
+
+if TYPE_CHECKING:
+    from extauthz.answers import Allowance
 
 # A credential is stored as one bytes object: SHA-256 of the key, then
 # application_id (u64), expires_at (i64), revoked_at (i64): about 160 bytes per key
@@ -65,7 +68,7 @@ class _Table(Generic[K, V]):
 
 class Snapshot:
     """One consistent generation of credentials and applications. Never mutated, except
-    `allowed`, a cache of serialized OK responses that is valid for this generation."""
+    `allowed`, a cache of prebuilt allowances that is valid for this generation."""
 
     __slots__ = ("allowed", "applications", "credential_shards", "credentials")
 
@@ -73,7 +76,7 @@ class Snapshot:
         self,
         credentials: _Table[str, bytes],
         applications: _Table[int, Application],
-        allowed: dict[tuple[int, str, str], bytes],
+        allowed: "dict[tuple[int, str, str], Allowance]",
     ) -> None:
         self.credentials = credentials
         self.applications = applications
@@ -166,7 +169,9 @@ class Store:
         current = self.snapshot
         # Allowed responses depend on applications only: keep them across key changes.
         keep = current is not None and not applications_changed
-        allowed = current.allowed if keep and current is not None else {}
+        allowed: dict[tuple[int, str, str], Allowance] = (
+            current.allowed if keep and current is not None else {}
+        )
         snapshot = Snapshot(self._credentials, self._applications, allowed)
         self.snapshot = snapshot
         for listener in self._listeners:

@@ -80,7 +80,9 @@ def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0)
             ),
         ),
         resource_set(type_urls.LISTENER, [_resource("gateway", listener(gateway))]),
-        resource_set(type_urls.ROUTE, [_resource("gateway_routes", route_configuration(rows))]),
+        resource_set(
+            type_urls.ROUTE, [_resource("gateway_routes", route_configuration(rows, gateway))]
+        ),
         resource_set(
             type_urls.CREDENTIAL_SHARD,
             (_resource(s.name, s) for s in sidecar_resources.credential_shards(rows)),

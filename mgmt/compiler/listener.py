@@ -1,18 +1,26 @@
-"""The gateway's Envoy listener (LDS): HTTP connection manager, ext_authz, rate limits, router."""
+"""The gateway's Envoy listener (LDS): HTTP connection manager, the route's identity, one
+ext_authz call (key, subscription, lifecycle and every limit), router.
+
+ext_authz speaks Envoy's HTTP mode by default (measured about twice as fast as gRPC in
+the sidecar) or gRPC (`GatewaySettings.authz_transport`). In HTTP mode the route's
+identity travels in a header: the first header-mutation filter strips any copy the client
+sent, the second sets the route's own (per-route config), and ext_authz forwards it.
+"""
 
 from envoy.config.accesslog.v3 import accesslog_pb2
+from envoy.config.common.mutation_rules.v3 import mutation_rules_pb2
 from envoy.config.core.v3 import (
     address_pb2,
     base_pb2,
     config_source_pb2,
     grpc_service_pb2,
+    http_uri_pb2,
     protocol_pb2,
     substitution_format_string_pb2,
 )
 from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
-from envoy.config.ratelimit.v3 import rls_pb2
 from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
-from envoy.extensions.filters.http.ratelimit.v3 import rate_limit_pb2
+from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
@@ -22,24 +30,40 @@ from envoy.type.v3 import http_status_pb2
 from google.protobuf import any_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
+from extauthz.answers import (
+    DRAFT03_HEADERS,
+    METADATA_HEADERS,
+    RATELIMIT_HEADERS,
+    REFUSAL_HEADERS,
+)
+from extauthz.responses import APPLICATION_ID_HEADER, CONSUMER_ID_HEADER, PLAN_HEADER
+from extauthz.route_context import ROUTE_HEADER
 from mgmt.compiler.clusters import ADS_CONFIG_SOURCE
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import GatewaySettings
 from mgmt.compiler.problems import PROBLEM_CONTENT_TYPE, envoy_problems
-from mgmt.compiler.rate_limits import (
-    FAIL_CLOSED_FILTER,
-    FAIL_CLOSED_STAGE,
-    FAIL_OPEN_FILTER,
-    FAIL_OPEN_STAGE,
-)
-from ratelimit_svc import descriptors
 
 LISTENER_NAME = "gateway"
 ROUTE_CONFIG_NAME = "gateway_routes"
 EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz"
+# Two header-mutation filters: the first only strips the client's copy of the route header,
+# the second only sets the route's own (per-route), so their order is the chain's order.
+STRIP_ROUTE_HEADER_FILTER = "tollgate.route_identity.strip"
+ROUTE_HEADER_FILTER = "tollgate.route_identity"
+HTTP_TRANSPORT = "http"
+GRPC_TRANSPORT = "grpc"
+AUTHZ_TRANSPORTS = frozenset({HTTP_TRANSPORT, GRPC_TRANSPORT})
 
 # Only the headers that can carry a credential travel to ext_authz: less to serialize per call.
 _CREDENTIAL_HEADERS = ("x-api-key", "authorization")
+# Identity the sidecar established, sent upstream in place of anything the client sent.
+_UPSTREAM_HEADERS = (CONSUMER_ID_HEADER, APPLICATION_ID_HEADER, PLAN_HEADER)
+
+
+def _exact(names: tuple[str, ...]) -> string_pb2.ListStringMatcher:
+    return string_pb2.ListStringMatcher(
+        patterns=[string_pb2.StringMatcher(exact=name) for name in names]
+    )
 
 
 def _packed(message: Message) -> any_pb2.Any:
@@ -50,59 +74,57 @@ def _packed(message: Message) -> any_pb2.Any:
 
 def ext_authz_filter(gateway: GatewaySettings) -> hcm_pb2.HttpFilter:
     config = ext_authz_pb2.ExtAuthz(
-        grpc_service=grpc_service_pb2.GrpcService(
-            envoy_grpc=grpc_service_pb2.GrpcService.EnvoyGrpc(
-                cluster_name=gateway.extauthz_cluster
-            ),
-            timeout=ms(gateway.extauthz_timeout_ms),
-        ),
         transport_api_version=config_source_pb2.ApiVersion.V3,
         failure_mode_allow=False,
         status_on_error=http_status_pb2.HttpStatus(code=http_status_pb2.ServiceUnavailable),
-        allowed_headers=string_pb2.ListStringMatcher(
-            patterns=[string_pb2.StringMatcher(exact=h) for h in _CREDENTIAL_HEADERS]
-        ),
     )
+    if gateway.authz_transport == GRPC_TRANSPORT:
+        config.grpc_service.CopyFrom(
+            grpc_service_pb2.GrpcService(
+                envoy_grpc=grpc_service_pb2.GrpcService.EnvoyGrpc(
+                    cluster_name=gateway.extauthz_cluster
+                ),
+                timeout=ms(gateway.extauthz_timeout_ms),
+            )
+        )
+        config.allowed_headers.CopyFrom(_exact(_CREDENTIAL_HEADERS))
+    else:
+        client_headers = RATELIMIT_HEADERS + (
+            DRAFT03_HEADERS if gateway.ratelimit_draft03_headers else ()
+        )
+        config.http_service.CopyFrom(
+            ext_authz_pb2.HttpService(
+                server_uri=http_uri_pb2.HttpUri(
+                    uri="http://tollgate-extauthz/check",
+                    cluster=gateway.extauthz_http_cluster,
+                    timeout=ms(gateway.extauthz_timeout_ms),
+                ),
+                path_prefix="/check",
+                authorization_response=ext_authz_pb2.AuthorizationResponse(
+                    allowed_upstream_headers=_exact(_UPSTREAM_HEADERS),
+                    allowed_client_headers=_exact(
+                        ("content-type", "cache-control", "www-authenticate", *REFUSAL_HEADERS)
+                    ),
+                    allowed_client_headers_on_success=_exact(client_headers),
+                    dynamic_metadata_from_headers=_exact(METADATA_HEADERS),
+                ),
+            )
+        )
+        config.allowed_headers.CopyFrom(_exact((*_CREDENTIAL_HEADERS, ROUTE_HEADER)))
     return hcm_pb2.HttpFilter(name=EXT_AUTHZ_FILTER, typed_config=_packed(config))
 
 
-def rate_limit_filter(
-    gateway: GatewaySettings, *, name: str, stage: int, fail_closed: bool
-) -> hcm_pb2.HttpFilter:
-    """One of the two rate-limit filters; a route's entry runs only in the filter of its stage."""
-    headers = rate_limit_pb2.RateLimit.XRateLimitHeadersRFCVersion
-    config = rate_limit_pb2.RateLimit(
-        domain=descriptors.DOMAIN,
-        stage=stage,
-        timeout=ms(gateway.ratelimit_timeout_ms),
-        failure_mode_deny=fail_closed,
-        rate_limit_service=rls_pb2.RateLimitServiceConfig(
-            grpc_service=grpc_service_pb2.GrpcService(
-                envoy_grpc=grpc_service_pb2.GrpcService.EnvoyGrpc(
-                    cluster_name=gateway.ratelimit_cluster
-                )
-            ),
-            transport_api_version=config_source_pb2.ApiVersion.V3,
-        ),
-        enable_x_ratelimit_headers=(
-            headers.DRAFT_VERSION_03 if gateway.ratelimit_draft03_headers else headers.OFF
-        ),
-        # Clients read ratelimit_svc's 429 body and RateLimit headers; Envoy's own marker
-        # (meant for other Envoys' retry policies) adds nothing for them.
-        disable_x_envoy_ratelimited_header=True,
-    )
-    if fail_closed:
-        config.status_on_error.CopyFrom(
-            http_status_pb2.HttpStatus(code=gateway.ratelimit_fail_closed_status)
+def route_header_filters() -> list[hcm_pb2.HttpFilter]:
+    """Strip the client's route header, then set the route's (see ROUTE_HEADER_FILTER)."""
+    strip = header_mutation_pb2.HeaderMutation(
+        mutations=header_mutation_pb2.Mutations(
+            request_mutations=[mutation_rules_pb2.HeaderMutation(remove=ROUTE_HEADER)]
         )
-    return hcm_pb2.HttpFilter(name=name, typed_config=_packed(config))
-
-
-def rate_limit_filters(gateway: GatewaySettings) -> list[hcm_pb2.HttpFilter]:
+    )
     return [
-        rate_limit_filter(gateway, name=FAIL_OPEN_FILTER, stage=FAIL_OPEN_STAGE, fail_closed=False),
-        rate_limit_filter(
-            gateway, name=FAIL_CLOSED_FILTER, stage=FAIL_CLOSED_STAGE, fail_closed=True
+        hcm_pb2.HttpFilter(name=STRIP_ROUTE_HEADER_FILTER, typed_config=_packed(strip)),
+        hcm_pb2.HttpFilter(
+            name=ROUTE_HEADER_FILTER, typed_config=_packed(header_mutation_pb2.HeaderMutation())
         ),
     ]
 
@@ -152,8 +174,8 @@ def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
         codec_type=hcm_pb2.HttpConnectionManager.AUTO,
         rds=hcm_pb2.Rds(config_source=ADS_CONFIG_SOURCE, route_config_name=ROUTE_CONFIG_NAME),
         http_filters=[
+            *route_header_filters(),
             ext_authz_filter(gateway),
-            *rate_limit_filters(gateway),
             hcm_pb2.HttpFilter(
                 name="envoy.filters.http.router", typed_config=_packed(router_pb2.Router())
             ),

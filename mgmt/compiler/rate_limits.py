@@ -1,28 +1,19 @@
-"""Rate limiting on the gateway side: what each route asks Envoy's rate-limit filters for.
+"""Rate limiting on the gateway side: the vocabulary of limits and what each route tells
+the one ext_authz decision (its cost and its failure mode, in the route's context).
 
-Two filters run, one per failure mode (fail open at stage 0, fail closed at stage 1):
-Envoy applies a route's `rate_limits` entry only in the filter of the same stage, so each
-route picks what happens when the rate-limit service cannot be reached. The descriptor
-names come from ratelimit_svc.descriptors, the one vocabulary both sides read.
+A route's failure mode says what happens when the counters (Redis) cannot be reached:
+fail-closed routes answer the configured 5xx; fail-open routes are counted by each
+sidecar alone at its share of the limits, never unlimited.
 """
 
 from typing import Final
 
-from envoy.config.route.v3 import route_components_pb2 as rc_pb2
-from envoy.type.metadata.v3 import metadata_pb2
-
-from mgmt.compiler.durations import u32
 from mgmt.compiler.inputs import RouteRow
-from ratelimit_svc import descriptors
 from ratelimit_svc.limits import UNIT_SECONDS
 
 FAIL_OPEN: Final = "open"
 FAIL_CLOSED: Final = "closed"
 FAILURE_MODES: Final = frozenset({FAIL_OPEN, FAIL_CLOSED})
-FAIL_OPEN_FILTER: Final = "tollgate.ratelimit.fail_open"
-FAIL_CLOSED_FILTER: Final = "tollgate.ratelimit.fail_closed"
-FAIL_OPEN_STAGE: Final = 0
-FAIL_CLOSED_STAGE: Final = 1
 
 # A call to an expensive route counts as `cost` calls against every window and the quota.
 MAX_ROUTE_COST: Final = 10_000
@@ -47,46 +38,14 @@ def window_label(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
-def stage(route: RouteRow) -> int:
+def failure_mode(route: RouteRow) -> str:
     """Anything but an explicit fail-open is treated as fail-closed: never unmetered by accident."""
-    return FAIL_OPEN_STAGE if route.rate_limit_failure == FAIL_OPEN else FAIL_CLOSED_STAGE
+    return FAIL_OPEN if route.rate_limit_failure == FAIL_OPEN else FAIL_CLOSED
 
 
-def _from_ext_authz(descriptor_key: str, field: str) -> rc_pb2.RateLimit.Action:
-    return rc_pb2.RateLimit.Action(
-        metadata=rc_pb2.RateLimit.Action.MetaData(
-            descriptor_key=descriptor_key,
-            metadata_key=metadata_pb2.MetadataKey(
-                key=descriptors.METADATA_NAMESPACE,
-                path=[metadata_pb2.MetadataKey.PathSegment(key=field)],
-            ),
-            source=rc_pb2.RateLimit.Action.MetaData.DYNAMIC,
-        )
-    )
-
-
-def route_rate_limit(route: RouteRow) -> rc_pb2.RateLimit:
-    """Subscription and application come from what ext_authz learnt, never from the client."""
-    limit = rc_pb2.RateLimit(
-        stage=u32(stage(route)),
-        actions=[
-            _from_ext_authz(descriptors.SUBSCRIPTION_KEY, descriptors.SUBSCRIPTION_FIELD),
-            _from_ext_authz(descriptors.APPLICATION_KEY, descriptors.APPLICATION_FIELD),
-            rc_pb2.RateLimit.Action(
-                generic_key=rc_pb2.RateLimit.Action.GenericKey(
-                    descriptor_key=descriptors.ROUTE_KEY, descriptor_value=str(route.id)
-                )
-            ),
-        ],
-    )
-    if route.cost != 1:
-        # A descriptor entry, not RateLimit.hits_addend: Envoy 1.40 does not send the
-        # route's hits_addend in the RateLimitRequest (seen on the wire in the e2e test).
-        limit.actions.append(
-            rc_pb2.RateLimit.Action(
-                generic_key=rc_pb2.RateLimit.Action.GenericKey(
-                    descriptor_key=descriptors.COST_KEY, descriptor_value=str(route.cost)
-                )
-            )
-        )
-    return limit
+def route_limits_context(route: RouteRow, fail_closed_status: int) -> dict[str, str]:
+    """What the decision needs to count a call to this route."""
+    context = {"cost": str(route.cost), "failure": failure_mode(route)}
+    if fail_closed_status != 503:
+        context["closed_status"] = str(fail_closed_status)
+    return context

@@ -1,24 +1,30 @@
 """The gateway's route table (RDS): one virtual host per hostname, APIs' routes inside.
 
 Envoy does all matching; each route hands ext_authz its identity (API, version, route,
-lifecycle, owner) through per-route context extensions, so a Check never re-matches a path,
-and asks one of the two rate-limit filters (by stage) to count it (see rate_limits). A
-deprecated version's routes also hand over its sunset and 410 body, so ext_authz retires it
-on the second; a retired version's routes answer 410 themselves (see lifecycle_routes).
+lifecycle, owner, cost, failure mode), so the one decision never re-matches a path: as
+context extensions for gRPC, as the route header for HTTP (set by a header-mutation filter
+per route, and removed again before the request goes upstream). A deprecated version's
+routes also hand over its sunset and 410 body, so ext_authz retires it on the second; a
+retired version's routes answer 410 themselves (see lifecycle_routes).
 """
 
 import re
 from collections import defaultdict
 
+from envoy.config.common.mutation_rules.v3 import mutation_rules_pb2
+from envoy.config.core.v3 import base_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
+from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 from envoy.type.matcher.v3 import regex_pb2, string_pb2
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 
+from extauthz.route_context import ROUTE_HEADER, header_value
 from mgmt.compiler.clusters import cluster_name
 from mgmt.compiler.durations import ms
-from mgmt.compiler.inputs import ApiRow, ApiVersionRow, RouteRow, Rows, UpstreamRow
+from mgmt.compiler.inputs import ApiRow, ApiVersionRow, GatewaySettings, RouteRow, Rows, UpstreamRow
 from mgmt.compiler.lifecycle_routes import (
     ServedVersion,
     catch_all_routes,
@@ -29,9 +35,9 @@ from mgmt.compiler.lifecycle_routes import (
     version_selectors,
     with_header,
 )
-from mgmt.compiler.listener import EXT_AUTHZ_FILTER, ROUTE_CONFIG_NAME
+from mgmt.compiler.listener import EXT_AUTHZ_FILTER, ROUTE_CONFIG_NAME, ROUTE_HEADER_FILTER
 from mgmt.compiler.paths import full_prefix
-from mgmt.compiler.rate_limits import route_rate_limit
+from mgmt.compiler.rate_limits import route_limits_context
 from mgmt.compiler.re2_check import strip_anchors
 
 ANY_HOST = "*"
@@ -71,23 +77,46 @@ def route_match(api: ApiRow, version: ApiVersionRow, route: RouteRow) -> rc_pb2.
     return match
 
 
-def _context(served: ServedVersion, route: RouteRow) -> any_pb2.Any:
+def route_context(
+    served: ServedVersion, route: RouteRow, gateway: GatewaySettings
+) -> dict[str, str]:
+    """The route's identity, as the one decision reads it (extauthz.route_context)."""
     api, version = served.api, served.version
+    return {
+        "api": str(api.id),
+        "version": str(version.id),
+        "route": str(route.id),
+        "lifecycle": version.lifecycle,
+        "owner": str(api.organization_id),
+        **route_limits_context(route, gateway.ratelimit_fail_closed_status),
+        **sunset_context(served),
+    }
+
+
+def _packed(message: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message, deterministic=True)
+    return packed
+
+
+def _identity_configs(context: dict[str, str]) -> dict[str, any_pb2.Any]:
+    """Both transports' per-route identity: context extensions, and the route header."""
     per_route = ext_authz_pb2.ExtAuthzPerRoute(
-        check_settings=ext_authz_pb2.CheckSettings(
-            context_extensions={
-                "api": str(api.id),
-                "version": str(version.id),
-                "route": str(route.id),
-                "lifecycle": version.lifecycle,
-                "owner": str(api.organization_id),
-                **sunset_context(served),
-            }
+        check_settings=ext_authz_pb2.CheckSettings(context_extensions=context)
+    )
+    header = header_mutation_pb2.HeaderMutationPerRoute(
+        mutations=header_mutation_pb2.Mutations(
+            request_mutations=[
+                mutation_rules_pb2.HeaderMutation(
+                    append=base_pb2.HeaderValueOption(
+                        header=base_pb2.HeaderValue(key=ROUTE_HEADER, value=header_value(context)),
+                        append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
+                    )
+                )
+            ]
         )
     )
-    packed = any_pb2.Any()
-    packed.Pack(per_route, deterministic=True)
-    return packed
+    return {EXT_AUTHZ_FILTER: _packed(per_route), ROUTE_HEADER_FILTER: _packed(header)}
 
 
 def _upstream_route(
@@ -96,22 +125,22 @@ def _upstream_route(
     served: ServedVersion,
     route: RouteRow,
     upstream: UpstreamRow,
+    *,
+    gateway: GatewaySettings,
 ) -> rc_pb2.Route:
     return rc_pb2.Route(
         name=name,
         match=match,
-        route=rc_pb2.RouteAction(
-            cluster=cluster_name(upstream),
-            timeout=ms(route.timeout_ms),
-            rate_limits=[route_rate_limit(route)],
-        ),
+        route=rc_pb2.RouteAction(cluster=cluster_name(upstream), timeout=ms(route.timeout_ms)),
+        # The route header is for ext_authz only: it never reaches the upstream.
+        request_headers_to_remove=[ROUTE_HEADER],
         response_headers_to_add=deprecation_headers(served),
-        typed_per_filter_config={EXT_AUTHZ_FILTER: _context(served, route)},
+        typed_per_filter_config=_identity_configs(route_context(served, route, gateway)),
     )
 
 
 def envoy_routes(
-    served: ServedVersion, route: RouteRow, upstream: UpstreamRow
+    served: ServedVersion, route: RouteRow, upstream: UpstreamRow, gateway: GatewaySettings
 ) -> list[rc_pb2.Route]:
     """The route once per way a request selects its version (see version_selectors)."""
     match = route_match(served.api, served.version, route)
@@ -119,7 +148,12 @@ def envoy_routes(
         retired_route(f"route.{route.id}{suffix}", with_header(match, header), served)
         if served.retired
         else _upstream_route(
-            f"route.{route.id}{suffix}", with_header(match, header), served, route, upstream
+            f"route.{route.id}{suffix}",
+            with_header(match, header),
+            served,
+            route,
+            upstream,
+            gateway=gateway,
         )
         for suffix, header in version_selectors(served)
     ]
@@ -138,7 +172,7 @@ def _specificity(
     return (hostless, prefix, api.id, int(catch_all), position, id_)
 
 
-def route_configuration(rows: Rows) -> route_pb2.RouteConfiguration:
+def route_configuration(rows: Rows, gateway: GatewaySettings) -> route_pb2.RouteConfiguration:
     """Routes of missing upstreams or versions are left out; the consistency check reports them."""
     versions = served_versions(rows)
     upstreams = {u.id: u for u in rows.upstreams}
@@ -149,7 +183,7 @@ def route_configuration(rows: Rows) -> route_pb2.RouteConfiguration:
         if served is None or upstream is None:
             continue
         key = _specificity(served.api, served.version, position=route.position, id_=route.id)
-        placed.append((key, served.api, envoy_routes(served, route, upstream)))
+        placed.append((key, served.api, envoy_routes(served, route, upstream, gateway)))
     for served in versions.values():
         if catch_all := catch_all_routes(served):
             key = _specificity(

@@ -42,8 +42,8 @@ def gateway_errors(gateway: GatewaySettings) -> list[str]:
             f"TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS {gateway.ratelimit_fail_closed_status} is "
             f"not one of Envoy's 5xx statuses ({', '.join(map(str, sorted(ENVOY_5XX)))})"
         )
-    if gateway.ratelimit_timeout_ms < 1:
-        errors.append("TOLLGATE_RATELIMIT_TIMEOUT_MS must be at least 1")
+    if gateway.authz_transport not in ("http", "grpc"):
+        errors.append(f"TOLLGATE_AUTHZ_TRANSPORT {gateway.authz_transport!r} is not http or grpc")
     return errors
 
 

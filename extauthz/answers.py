@@ -1,0 +1,182 @@
+"""The one decision's answers, in both of Envoy's ext_authz protocols, built once where they
+can be: denials at import, an application's allowance per snapshot (on first use), and only
+the RateLimit figures and Retry-After per request.
+
+gRPC answers are serialized `CheckResponse`s. A per-request part is appended as a second
+serialized CheckResponse: protobuf merges concatenated messages, appending repeated fields
+of nested messages, so the prebuilt bytes never need parsing.
+
+HTTP answers are whole HTTP/1.1 responses. Envoy's HTTP mode copies `x-consumer-id`,
+`x-application-id` and `x-plan` upstream (allowed_upstream_headers), the RateLimit headers
+to the client (allowed_client_headers_on_success), the `x-tollgate-*` ones into dynamic
+metadata (dynamic_metadata_from_headers), and removes the headers named in
+`x-envoy-auth-headers-to-remove` (the one that carried the key) before going upstream.
+"""
+
+import functools
+from dataclasses import dataclass
+from typing import Final
+
+from envoy.service.auth.v3 import external_auth_pb2
+
+from extauthz import problems, responses
+from extauthz.http_server import response
+from extauthz.problems import CONTENT_TYPE, Problem
+from ratelimit_svc.problems import RATE_LIMIT_UNAVAILABLE
+
+# Envoy's HTTP ext_authz removes the request headers this answer header names.
+HEADERS_TO_REMOVE: Final = "x-envoy-auth-headers-to-remove"
+# Dynamic metadata in HTTP mode: these answer headers become the filter's metadata.
+METADATA_HEADERS: Final = (
+    "x-tollgate-application-id",
+    "x-tollgate-subscription-id",
+    "x-tollgate-api-id",
+)
+RATELIMIT_HEADERS: Final = ("ratelimit-policy", "ratelimit")
+DRAFT03_HEADERS: Final = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+REFUSAL_HEADERS: Final = ("retry-after", *RATELIMIT_HEADERS, *DRAFT03_HEADERS)
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """A refusal decided before any counting: the problem, in both protocols."""
+
+    slug: str
+    grpc: bytes
+    http: bytes
+
+
+def _http_denial(problem: Problem, body: str | None = None) -> bytes:
+    headers = [("content-type", CONTENT_TYPE), ("cache-control", "no-store")]
+    if problem.status == 401:
+        headers.append(("www-authenticate", 'Bearer realm="tollgate"'))
+    text = problem.body if body is None else body.encode()
+    return response(problem.status, _REASONS.get(problem.status, "Denied"), headers, text)
+
+
+_REASONS: Final = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    410: "Gone",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
+}
+
+
+def denial(problem: Problem) -> Denial:
+    return Denial(problem.slug, responses.denied(problem), _http_denial(problem))
+
+
+DENIALS: Final[dict[str, Denial]] = {
+    p.slug: denial(p) for p in (*problems.CATALOGUE, RATE_LIMIT_UNAVAILABLE)
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def retired(body: str) -> Denial:
+    """The 410 of a version past its sunset, with the route's body (naming its successor)."""
+    try:
+        return Denial(
+            problems.VERSION_RETIRED.slug,
+            responses.denied(problems.VERSION_RETIRED, body),
+            _http_denial(problems.VERSION_RETIRED, body),
+        )
+    except ValueError:  # a body neither protocol can carry
+        return DENIALS[problems.VERSION_RETIRED.slug]
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """An application allowed to call an API through one subscription: what is counted,
+    and the prebuilt OK answers before any RateLimit header."""
+
+    subscription_id: str
+    grpc: bytes
+    # Status line and headers, without the blank line that ends them.
+    http_head: bytes
+
+
+def allowance(
+    *,
+    application_id: int,
+    public_id: str,
+    consumer_id: str,
+    plan: str,
+    subscription_id: str,
+    api_id: str,
+    carrier: str,
+) -> Allowance:
+    grpc = responses.allowed(
+        application_id=application_id,
+        public_id=public_id,
+        consumer_id=consumer_id,
+        plan=plan,
+        subscription_id=subscription_id,
+        api_id=api_id,
+        carrier=carrier,
+    )
+    head = response(
+        200,
+        "OK",
+        [
+            (responses.CONSUMER_ID_HEADER, consumer_id),
+            (responses.APPLICATION_ID_HEADER, public_id),
+            (responses.PLAN_HEADER, plan),
+            (HEADERS_TO_REMOVE, carrier),
+            (METADATA_HEADERS[0], str(application_id)),
+            (METADATA_HEADERS[1], subscription_id),
+            (METADATA_HEADERS[2], api_id),
+        ],
+    )
+    return Allowance(subscription_id, grpc, head[:-2])
+
+
+_END: Final = b"\r\n"
+
+
+def http_allowed(allowance: Allowance, headers: list[tuple[str, str]]) -> bytes:
+    if not headers:
+        return allowance.http_head + _END
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    return allowance.http_head + lines.encode() + _END
+
+
+def grpc_allowed(allowance: Allowance, headers: list[tuple[str, str]]) -> bytes:
+    if not headers:
+        return allowance.grpc
+    extra = external_auth_pb2.CheckResponse()
+    added = extra.ok_response.response_headers_to_add
+    for name, value in headers:
+        option = added.add()
+        option.header.key = name
+        option.header.value = value
+    return allowance.grpc + bytes(extra.SerializeToString())
+
+
+def _refusal_headers(
+    headers: list[tuple[str, str]], retry_after: int | None
+) -> list[tuple[str, str]]:
+    out = [("content-type", CONTENT_TYPE), ("cache-control", "no-store")]
+    if retry_after is not None:
+        out.append(("retry-after", str(retry_after)))
+    return out + headers
+
+
+def http_refused(body: bytes, retry_after: int | None, headers: list[tuple[str, str]]) -> bytes:
+    return response(429, "Too Many Requests", _refusal_headers(headers, retry_after), body)
+
+
+def grpc_refused(body: bytes, retry_after: int | None, headers: list[tuple[str, str]]) -> bytes:
+    answer = external_auth_pb2.CheckResponse()
+    answer.status.code = responses.PERMISSION_DENIED_CODE
+    answer.status.message = "rate-limited"
+    denied = answer.denied_response
+    denied.status.code = 429
+    for name, value in _refusal_headers(headers, retry_after):
+        option = denied.headers.add()
+        option.header.key = name
+        option.header.value = value
+        option.append_action = responses.OVERWRITE
+    denied.body = body.decode()
+    return bytes(answer.SerializeToString())

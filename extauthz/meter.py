@@ -1,0 +1,200 @@
+"""Counting an allowed caller against its subscription's limits: from this sidecar's lease
+when it holds one (no I/O), else one check.lua call that may grant the next lease.
+
+Runs on the sidecar's event loop only (the gRPC transport hands its calls over), so the
+lease book needs no lock. One Redis check per rule at a time: requests arriving while it is
+in flight wait for it and are then served from the lease it brought.
+
+When Redis cannot be reached: fail-closed routes answer 503 (rate-limit-unavailable);
+fail-open routes are counted by this sidecar alone at its share of each limit
+(local_limits.py), never unlimited.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+from prometheus_client import Counter as PromCounter
+
+from ratelimit_svc.async_redis_store import AsyncCounterStore
+from ratelimit_svc.counters import PreparedRule, plan_counters
+from ratelimit_svc.leases import Admitted, LeaseBook, Refused, RuleState
+from ratelimit_svc.local_limits import LocalLimits
+from ratelimit_svc.metrics import NEAR_LIMIT_RATIO, RateLimitMetrics
+from ratelimit_svc.problems import RATE_LIMITED
+from ratelimit_svc.redis_store import StoreUnavailable
+from ratelimit_svc.subscription_rules import SubscriptionRules
+from ratelimit_svc.throttle_events import ThrottleRecorder
+from ratelimit_svc.verdicts import Reading, iso, policy_header, refusal, state_header
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """The counters cannot be read and the route is fail-closed."""
+
+
+UNAVAILABLE: Final = Unavailable()
+# No limits apply (no windows, no quota, or a subscription not streamed yet): no headers.
+UNMETERED: Final = Admitted("", "")
+Outcome = Admitted | Refused | Unavailable
+
+
+class Meter:
+    def __init__(
+        self,
+        rules: SubscriptionRules,
+        store: AsyncCounterStore,
+        *,
+        book: LeaseBook | None = None,
+        local: LocalLimits | None = None,
+        metrics: RateLimitMetrics | None = None,
+        throttles: ThrottleRecorder | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._rules = rules
+        self._store = store
+        self.book = book or LeaseBook()
+        self._local = local or LocalLimits()
+        self.metrics = metrics or RateLimitMetrics()
+        self._throttles = throttles
+        self._clock = clock
+        registry = self.metrics.registry
+        self.from_lease = PromCounter(
+            "tollgate_ratelimit_lease_admitted",
+            "Requests admitted from this sidecar's lease, without a Redis call",
+            registry=registry,
+        )
+        self.local_checks = PromCounter(
+            "tollgate_ratelimit_local_checks",
+            "Requests counted by this sidecar alone because Redis was unreachable",
+            ("outcome",),
+            registry=registry,
+        )
+        self._local_admitted = self.local_checks.labels("admitted")
+        self._local_refused = self.local_checks.labels("refused")
+
+    def rule_of(self, subscription_id: str) -> PreparedRule | None:
+        rule = self._rules.rule(subscription_id)
+        return rule if rule is not None and rule.key_count else None
+
+    def count(
+        self, rule: PreparedRule, cost: int, fail_closed: bool
+    ) -> Outcome | Awaitable[Outcome]:
+        """The outcome now when memory decides it, else an awaitable of it."""
+        now_ms = int(self._clock() * 1000)
+        book = self.book
+        state = book.state(rule)
+        book.arrive(state, now_ms)
+        if state.inflight is None:
+            taken = book.take(state, cost, now_ms)
+            if taken is not None:
+                if isinstance(taken, Admitted):
+                    self.from_lease.inc()
+                else:
+                    self._throttled(rule, now_ms)
+                return taken
+        return self._count_later(state, cost, fail_closed)
+
+    async def _count_later(self, state: RuleState, cost: int, fail_closed: bool) -> Outcome:
+        book = self.book
+        while True:
+            pending = state.inflight
+            if pending is None:
+                break
+            await asyncio.shield(pending)  # type: ignore[arg-type]
+            now_ms = int(self._clock() * 1000)
+            taken = book.take(state, cost, now_ms)
+            if taken is not None:
+                if isinstance(taken, Admitted):
+                    self.from_lease.inc()
+                return taken
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        state.inflight = done
+        try:
+            return await self._check(state, cost, fail_closed)
+        finally:
+            state.inflight = None
+            done.set_result(None)
+
+    async def _check(self, state: RuleState, cost: int, fail_closed: bool) -> Outcome:
+        rule = state.rule
+        book = self.book
+        now_ms = int(self._clock() * 1000)
+        extra = book.extra_wanted(state, cost)
+        counters, keys, args = plan_counters([(rule, cost)], now_ms, extra)
+        try:
+            result = await self._store.check(keys, args, book.take_back(state))
+        except StoreUnavailable as error:
+            self.metrics.backend_errors.inc()
+            if fail_closed:
+                return UNAVAILABLE
+            return self._count_locally(rule, cost, now_ms, error)
+        readings = [Reading.of(c, result, i, now_ms) for i, c in enumerate(counters)]
+        self._record(readings, result.admitted)
+        if result.admitted:
+            self._local.clear()
+            book.granted(state, counters, readings, result.granted, now_ms)
+            return book.admitted_headers(state, now_ms)
+        body, retry_after = refusal(readings, now_ms)
+        retry_ms = max(r.retry_ms for r in readings if r.over and not r.counter.shadow)
+        refused = Refused(body, retry_after, policy_header(readings), state_header(readings))
+        book.refused(state, cost, refused, now_ms + retry_ms)
+        self._throttled(rule, now_ms)
+        return refused
+
+    def _count_locally(
+        self, rule: PreparedRule, cost: int, now_ms: int, error: Exception
+    ) -> Outcome:
+        wait = self._local.admit(rule, cost, now_ms)
+        if wait == 0:
+            self._local_admitted.inc()
+            return UNMETERED
+        self._local_refused.inc()
+        self._throttled(rule, now_ms)
+        retry_after = None if wait < 0 else max(1, -(-wait // 1000))
+        detail = (
+            "The rate limit is enforced by this gateway node alone while its counter store "
+            f"is unreachable ({type(error).__name__}); this node's share is used up."
+        )
+        body = RATE_LIMITED.json(
+            detail,
+            {"retry_after": retry_after} if retry_after else {"resets_at": iso(now_ms)},
+        ).encode()
+        return Refused(body, retry_after)
+
+    def _record(self, readings: list[Reading], admitted: bool) -> None:
+        record = self.metrics.record
+        for reading in readings:
+            counter = reading.counter
+            shadow = counter.shadow
+            over = reading.over and not shadow and not admitted
+            near = reading.remaining < (1 - NEAR_LIMIT_RATIO) * counter.limit
+            record(counter.metric, over=over, near=near, shadow_over=reading.over and shadow)
+
+    def _throttled(self, rule: PreparedRule, now_ms: int) -> None:
+        if self._throttles is None:
+            return
+        owner = rule.rule
+        self._throttles.record(
+            (owner.application_id, owner.subscription_id, owner.stem, owner.label, False), now_ms
+        )
+
+    async def sweep(self, interval: float = 0.05) -> None:
+        """Give back expired leases, for as long as the sidecar runs."""
+        while True:
+            await asyncio.sleep(interval)
+            releases = self.book.expired(int(self._clock() * 1000))
+            if releases:
+                await self._store.release(releases)
+
+
+def rate_limit_headers(outcome: Admitted | Refused) -> list[tuple[str, str]]:
+    """The RateLimit headers an outcome shows the client (none for shadow-only or local)."""
+    if not outcome.policy:
+        return []
+    return [("ratelimit-policy", outcome.policy), ("ratelimit", outcome.state)]

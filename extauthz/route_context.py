@@ -1,0 +1,86 @@
+"""What a compiled route tells the sidecar about itself: API, version, route, lifecycle,
+owner, sunset, cost and failure mode. Envoy did the matching; the sidecar never re-matches.
+
+On gRPC it arrives as the route's `context_extensions`; on HTTP as one JSON header that
+the gateway sets per route (header_mutation, before ext_authz, overwriting any copy the
+client sent). Both are the same string map, written by mgmt's compiler.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+# The header the gateway sets per route in HTTP mode.
+ROUTE_HEADER: Final = "x-tollgate-route"
+# Costs beyond this are refused by the compiler; anything else here is a forged or broken value.
+MAX_COST: Final = 10_000
+# Distinct header values parsed and kept; a compiled gateway has one per route.
+_CACHE_SIZE: Final = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class RouteContext:
+    api: str
+    version: str
+    route: str
+    lifecycle: str
+    owner: str
+    sunset: int  # unix seconds, 0: none
+    retired_body: str
+    cost: int
+    fail_closed: bool
+
+    @classmethod
+    def of(cls, values: Mapping[str, str]) -> "RouteContext | None":
+        """The context of a compiled route, or None when it names no API (no Tollgate route)."""
+        api = values.get("api", "")
+        if not api:
+            return None
+        sunset = values.get("sunset", "")
+        cost = values.get("cost", "1")
+        return cls(
+            api=api,
+            version=values.get("version", ""),
+            route=values.get("route", ""),
+            lifecycle=values.get("lifecycle", ""),
+            owner=values.get("owner", ""),
+            sunset=int(sunset) if sunset.isdigit() and len(sunset) < 16 else 0,
+            retired_body=values.get("retired_body", ""),
+            cost=min(int(cost), MAX_COST + 1) if cost.isdigit() and len(cost) < 8 else 1,
+            # Anything but an explicit "open" is closed: never unmetered by accident.
+            fail_closed=values.get("failure", "closed") != "open",
+        )
+
+
+_parsed: dict[str, RouteContext | None] = {}
+
+
+def from_header(value: str | None) -> RouteContext | None:
+    """The context in the HTTP mode's route header; parsed once per distinct value."""
+    if not value:
+        return None
+    context = _parsed.get(value, _MISSING)
+    if context is not _MISSING:
+        return context  # type: ignore[return-value]
+    try:
+        document = json.loads(value)
+    except ValueError:
+        document = None
+    parsed = None
+    if isinstance(document, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in document.items()
+    ):
+        parsed = RouteContext.of(document)
+    if len(_parsed) >= _CACHE_SIZE:
+        _parsed.clear()
+    _parsed[value] = parsed
+    return parsed
+
+
+_MISSING: Final = object()
+
+
+def header_value(values: Mapping[str, str]) -> str:
+    """The route header's value for a context map (the compiler writes it)."""
+    return json.dumps(dict(values), separators=(",", ":"), sort_keys=True)
