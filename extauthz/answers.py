@@ -59,8 +59,12 @@ _REASONS: Final = {
     403: "Forbidden",
     404: "Not Found",
     410: "Gone",
+    424: "Failed Dependency",
     429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -71,6 +75,25 @@ def denial(problem: Problem) -> Denial:
 DENIALS: Final[dict[str, Denial]] = {
     p.slug: denial(p) for p in (*problems.CATALOGUE, RATE_LIMIT_UNAVAILABLE)
 }
+
+
+# Envoy's HTTP mode takes any 5xx from the authorization server for a failure of the
+# server itself (its status_on_error, and no body). So over HTTP the sidecar says "the
+# counters are down" with this status, which the compiled listener's local reply turns
+# into the route's configured 5xx and the rate-limit-unavailable problem.
+COUNTERS_DOWN_HTTP_STATUS: Final = 424
+
+
+@functools.lru_cache(maxsize=16)
+def counters_unavailable(status: int) -> Denial:
+    """A fail-closed route's answer while the counters are unreachable: at its status over
+    gRPC; over HTTP, at COUNTERS_DOWN_HTTP_STATUS for the listener to map."""
+    problem = RATE_LIMIT_UNAVAILABLE
+    grpc = responses.denied(Problem(problem.slug, status, problem.title, problem.detail))
+    http = _http_denial(
+        Problem(problem.slug, COUNTERS_DOWN_HTTP_STATUS, problem.title, problem.detail)
+    )
+    return Denial(problem.slug, grpc, http)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -22,37 +22,37 @@ from extauthz.meter import (
 from extauthz.route_context import ROUTE_HEADER, RouteContext, from_header
 from extauthz.store import Store
 from ratelimit_svc.leases import Admitted, Refused
-from ratelimit_svc.problems import RATE_LIMIT_UNAVAILABLE
 
 # Every header either transport needs to see: the key's two carriers and the route's identity.
 WANTED_HEADERS: Final = ("x-api-key", "authorization", ROUTE_HEADER)
-_RATE_LIMIT_UNAVAILABLE: Final = answers.DENIALS[RATE_LIMIT_UNAVAILABLE.slug]
 
-Render = Callable[[Allowance, Outcome], bytes]
+Render = Callable[[Allowance, Outcome, RouteContext], bytes]
 
 
-def render_http(allowance: Allowance, outcome: Outcome) -> bytes:
+def render_http(allowance: Allowance, outcome: Outcome, route: RouteContext) -> bytes:
     if outcome is UNMETERED:
         return answers.http_allowed(allowance, [])
     if isinstance(outcome, Admitted):
         return answers.http_allowed(allowance, rate_limit_headers(outcome))
     if isinstance(outcome, Unavailable):
-        return _RATE_LIMIT_UNAVAILABLE.http
+        return answers.counters_unavailable(route.closed_status).http
     return answers.http_refused(outcome.body, outcome.retry_after, rate_limit_headers(outcome))
 
 
-def render_grpc(allowance: Allowance, outcome: Outcome) -> bytes:
+def render_grpc(allowance: Allowance, outcome: Outcome, route: RouteContext) -> bytes:
     if outcome is UNMETERED:
         return allowance.grpc
     if isinstance(outcome, Admitted):
         return answers.grpc_allowed(allowance, rate_limit_headers(outcome))
     if isinstance(outcome, Unavailable):
-        return _RATE_LIMIT_UNAVAILABLE.grpc
+        return answers.counters_unavailable(route.closed_status).grpc
     return answers.grpc_refused(outcome.body, outcome.retry_after, rate_limit_headers(outcome))
 
 
-async def _rendered(allowance: Allowance, pending: Awaitable[Outcome], render: Render) -> bytes:
-    return render(allowance, await pending)
+async def _rendered(
+    allowance: Allowance, pending: Awaitable[Outcome], render: Render, route: RouteContext
+) -> bytes:
+    return render(allowance, await pending, route)
 
 
 class Gate:
@@ -96,11 +96,11 @@ class Gate:
         meter = self._meter
         rule = meter.rule_of(allowance.subscription_id)
         if rule is None:
-            return render(allowance, UNMETERED)
+            return render(allowance, UNMETERED, route)
         outcome = meter.count(rule, route.cost, route.fail_closed)
         if isinstance(outcome, Admitted | Refused | Unavailable):
-            return render(allowance, outcome)
-        return _rendered(allowance, outcome, render)
+            return render(allowance, outcome, route)
+        return _rendered(allowance, outcome, render, route)
 
     def metered(self, allowance: Allowance) -> bool:
         """Whether counting this allowance needs the meter (else it is answered as is)."""

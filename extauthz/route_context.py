@@ -30,6 +30,7 @@ class RouteContext:
     retired_body: str
     cost: int
     fail_closed: bool
+    closed_status: int  # what a fail-closed route answers while the counters are unreachable
 
     @classmethod
     def of(cls, values: Mapping[str, str]) -> "RouteContext | None":
@@ -47,10 +48,17 @@ class RouteContext:
             owner=values.get("owner", ""),
             sunset=int(sunset) if sunset.isdigit() and len(sunset) < 16 else 0,
             retired_body=values.get("retired_body", ""),
-            cost=min(int(cost), MAX_COST + 1) if cost.isdigit() and len(cost) < 8 else 1,
+            # Never below one call; past MAX_COST it is refused as never fitting any limit.
+            cost=max(1, min(int(cost), MAX_COST + 1)) if cost.isdigit() and len(cost) < 8 else 1,
             # Anything but an explicit "open" is closed: never unmetered by accident.
             fail_closed=values.get("failure", "closed") != "open",
+            closed_status=_status(values.get("closed_status", "")),
         )
+
+
+def _status(value: str) -> int:
+    """A 5xx from the compiler, else 503 (what Tollgate answers when a dependency is down)."""
+    return int(value) if len(value) == 3 and value.isdigit() and value[0] == "5" else 503
 
 
 _parsed: dict[str, RouteContext | None] = {}

@@ -19,6 +19,7 @@ from envoy.config.core.v3 import (
     substitution_format_string_pb2,
 )
 from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
+from envoy.extensions.access_loggers.filters.cel.v3 import cel_pb2
 from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
 from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
@@ -31,17 +32,20 @@ from google.protobuf import any_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
 from extauthz.answers import (
+    COUNTERS_DOWN_HTTP_STATUS,
     DRAFT03_HEADERS,
     METADATA_HEADERS,
     RATELIMIT_HEADERS,
     REFUSAL_HEADERS,
 )
+from extauthz.problems import Problem
 from extauthz.responses import APPLICATION_ID_HEADER, CONSUMER_ID_HEADER, PLAN_HEADER
 from extauthz.route_context import ROUTE_HEADER
 from mgmt.compiler.clusters import ADS_CONFIG_SOURCE
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import GatewaySettings
-from mgmt.compiler.problems import PROBLEM_CONTENT_TYPE, envoy_problems
+from mgmt.compiler.problems import ENVOY_PROBLEMS, PROBLEM_CONTENT_TYPE
+from ratelimit_svc.problems import RATE_LIMIT_UNAVAILABLE
 
 LISTENER_NAME = "gateway"
 ROUTE_CONFIG_NAME = "gateway_routes"
@@ -129,42 +133,66 @@ def route_header_filters() -> list[hcm_pb2.HttpFilter]:
     ]
 
 
-def _local_reply_config(gateway: GatewaySettings) -> hcm_pb2.LocalReplyConfig:
-    mappers = []
-    for flags, problem in envoy_problems(gateway.ratelimit_fail_closed_status):
-        status = problem.status
-        mappers.append(
-            hcm_pb2.ResponseMapper(
-                # Flag and status together: UAEX marks every ext_authz denial too, and
-                # those already carry our own problem body and status.
-                filter=accesslog_pb2.AccessLogFilter(
-                    and_filter=accesslog_pb2.AndFilter(
-                        filters=[
-                            accesslog_pb2.AccessLogFilter(
-                                response_flag_filter=accesslog_pb2.ResponseFlagFilter(
-                                    flags=list(flags)
-                                )
-                            ),
-                            accesslog_pb2.AccessLogFilter(
-                                status_code_filter=accesslog_pb2.StatusCodeFilter(
-                                    comparison=accesslog_pb2.ComparisonFilter(
-                                        op=accesslog_pb2.ComparisonFilter.EQ,
-                                        value=base_pb2.RuntimeUInt32(
-                                            default_value=status, runtime_key="tollgate.unused"
-                                        ),
-                                    )
-                                )
-                            ),
-                        ]
-                    )
-                ),
-                status_code=wrappers_pb2.UInt32Value(value=status),
-                body_format_override=substitution_format_string_pb2.SubstitutionFormatString(
-                    text_format_source=base_pb2.DataSource(inline_string=problem.body.decode()),
-                    content_type=PROBLEM_CONTENT_TYPE,
-                ),
+def _flags_and_status(
+    flags: tuple[str, ...], status: int, details: str
+) -> accesslog_pb2.AccessLogFilter:
+    filters = [
+        accesslog_pb2.AccessLogFilter(
+            response_flag_filter=accesslog_pb2.ResponseFlagFilter(flags=list(flags))
+        ),
+        accesslog_pb2.AccessLogFilter(
+            status_code_filter=accesslog_pb2.StatusCodeFilter(
+                comparison=accesslog_pb2.ComparisonFilter(
+                    op=accesslog_pb2.ComparisonFilter.EQ,
+                    value=base_pb2.RuntimeUInt32(
+                        default_value=status, runtime_key="tollgate.unused"
+                    ),
+                )
+            )
+        ),
+    ]
+    if details:
+        filters.append(
+            accesslog_pb2.AccessLogFilter(
+                extension_filter=accesslog_pb2.ExtensionFilter(
+                    name="tollgate.code_details",
+                    typed_config=_packed(
+                        cel_pb2.ExpressionFilter(expression=f"response.code_details == '{details}'")
+                    ),
+                )
             )
         )
+    return accesslog_pb2.AccessLogFilter(and_filter=accesslog_pb2.AndFilter(filters=filters))
+
+
+def _mapper(
+    filter_: accesslog_pb2.AccessLogFilter, status: int, problem: Problem
+) -> hcm_pb2.ResponseMapper:
+    return hcm_pb2.ResponseMapper(
+        filter=filter_,
+        status_code=wrappers_pb2.UInt32Value(value=status),
+        body_format_override=substitution_format_string_pb2.SubstitutionFormatString(
+            text_format_source=base_pb2.DataSource(inline_string=problem.body.decode()),
+            content_type=PROBLEM_CONTENT_TYPE,
+        ),
+    )
+
+
+def _local_reply_config(gateway: GatewaySettings) -> hcm_pb2.LocalReplyConfig:
+    # Flag and status together, and for UAEX the code details: the sidecar's own denials
+    # are UAEX too, and already carry their own problem body and status.
+    mappers = [
+        _mapper(_flags_and_status(flags, problem.status, details), problem.status, problem)
+        for flags, details, problem in ENVOY_PROBLEMS
+    ]
+    # The HTTP mode's "counters down" (see extauthz.answers), at the configured status.
+    mappers.append(
+        _mapper(
+            _flags_and_status(("UAEX",), COUNTERS_DOWN_HTTP_STATUS, ""),
+            gateway.ratelimit_fail_closed_status,
+            RATE_LIMIT_UNAVAILABLE,
+        )
+    )
     return hcm_pb2.LocalReplyConfig(mappers=mappers)
 
 

@@ -1,8 +1,8 @@
 """Problem bodies (RFC 9457) for the replies Envoy generates itself, mapped by response flag.
 
-One catalogue for the whole gateway: the sidecars' problems (extauthz.problems,
-ratelimit_svc.problems) where Envoy answers the same situation, and the upstream failures
-only Envoy sees. A 429 is never here: ratelimit_svc writes its own over-limit body.
+One catalogue for the whole gateway: the sidecar's problems (extauthz.problems) where
+Envoy answers the same situation, and the upstream failures only Envoy sees. A 429 or a
+fail-closed 503 is never here: the sidecar writes its own body for those.
 """
 
 from typing import Final
@@ -19,30 +19,18 @@ UPSTREAM_UNAVAILABLE: Final = Problem(
 UPSTREAM_TIMEOUT: Final = Problem(
     "upstream-timeout", 504, "Upstream timeout", "The service behind this API timed out."
 )
-# The fail-closed rate-limit filter could not reach ratelimit_svc (status_on_error).
-RATE_LIMIT_SERVICE_ERROR: Final = "RLSE"
+# Envoy's response code details when ext_authz itself failed (unreachable, timed out,
+# broken answer), as opposed to the sidecar's own denials, which carry their own body
+# (flag UAEX too, and 503 for a fail-closed route whose counters are down).
+EXT_AUTHZ_ERROR: Final = "ext_authz_error"
 
-# Envoy response flags -> the problem Envoy answers with.
-ENVOY_PROBLEMS: Final[tuple[tuple[tuple[str, ...], Problem], ...]] = (
-    (("UAEX",), UNAVAILABLE),  # ext_authz unreachable or failing: status_on_error 503
-    ((RATE_LIMIT_SERVICE_ERROR,), RATE_LIMIT_UNAVAILABLE),  # status: the configured one
-    (("NR",), UNKNOWN_API),  # no route matched
-    (("UH", "UF", "URX"), UPSTREAM_UNAVAILABLE),
-    (("UT",), UPSTREAM_TIMEOUT),
+# Envoy response flags (and, where they are ambiguous, code details) -> its problem.
+ENVOY_PROBLEMS: Final[tuple[tuple[tuple[str, ...], str, Problem], ...]] = (
+    (("UAEX",), EXT_AUTHZ_ERROR, UNAVAILABLE),  # status_on_error 503
+    (("NR",), "", UNKNOWN_API),  # no route matched
+    (("UH", "UF", "URX"), "", UPSTREAM_UNAVAILABLE),
+    (("UT",), "", UPSTREAM_TIMEOUT),
 )
 PROBLEM_CONTENT_TYPE: Final = CONTENT_TYPE
-
-
-def envoy_problems(
-    ratelimit_fail_closed_status: int,
-) -> tuple[tuple[tuple[str, ...], Problem], ...]:
-    """ENVOY_PROBLEMS with the rate-limit reply at the deployment's status (body and all)."""
-    return tuple(
-        (
-            flags,
-            Problem(problem.slug, ratelimit_fail_closed_status, problem.title, problem.detail)
-            if RATE_LIMIT_SERVICE_ERROR in flags
-            else problem,
-        )
-        for flags, problem in ENVOY_PROBLEMS
-    )
+# Not Envoy's to answer any more, but part of the catalogue clients match on.
+SIDECAR_PROBLEMS: Final = (RATE_LIMIT_UNAVAILABLE,)
