@@ -36,6 +36,7 @@ lint: install protos-check
 
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -c 'import httptools, uvloop' 2>/dev/null || $(BIN)/pip install --quiet httptools uvloop
 	$(BIN)/python -m tests.bench.run_bench
 
 protos: install

@@ -1,290 +1,223 @@
-"""`make bench`: bare Envoy vs Envoy + Tollgate ext_authz, same upstream, same wrk, one run.
+"""`make bench`: what decides the design, measured in one run as medians of interleaved rounds.
 
-Also measures the config-path targets: compiling 100,000 keys, and ext_authz holding 1,000,000.
+Setups: bare Envoy, the full pipeline on each ext_authz transport, and the two empty ext_authz
+floors, all started once. Closed loop (wrk) gives req/s, latency and the CPU-µs per request of
+every process; an open-loop client at a fixed rate gives the latency the pipeline adds. Then
+the config-path targets: compiling 100,000 keys, a catalog change, ext_authz holding 1,000,000.
 """
 
 import argparse
-import dataclasses
 import os
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from extauthz.keys import issue_key
-from mgmt.compiler.compile import compile_snapshot
-from mgmt.compiler.inputs import (
-    ApiRow,
-    ApiVersionRow,
-    ApplicationRow,
-    CredentialRow,
-    EndpointRow,
-    GatewaySettings,
-    PlanRow,
-    RouteRow,
-    Rows,
-    SubscriptionRow,
-    UpstreamRow,
-    WindowRow,
+from tests.bench import machine
+from tests.bench.config_path import (
+    measure_compile,
+    measure_config_changes,
+    measure_store_memory,
+    rss_mb,
 )
-from mgmt.embedded.bootstrap import envoy_binary
-from mgmt.embedded.processes import ProcessGroup, free_port, wait_for_port
-from mgmt.embedded.stack import (
-    StackPorts,
-    start_envoy,
-    start_extauthz,
-    start_ratelimit,
-    start_redis,
-    start_xds_server,
+from tests.bench.cpu import Proc, cpu_by_role_during
+from tests.bench.open_loop import run_open_loop
+from tests.bench.pipeline import GRPC, HTTP, Pipeline, start_full_pipeline
+from tests.bench.report import (
+    CLOSED_LOOP_NOTE,
+    OPEN_LOOP_NOTE,
+    OpenSample,
+    OpenSummary,
+    Sample,
+    Summary,
+    closed_loop_table,
+    open_loop_table,
+    summarize,
+    summarize_open,
+    target_lines,
 )
-from tests.bench.static_envoys import bare_gateway_config, upstream_config
-from tests.bench.wrk import LoadResult, run_wrk
+from tests.bench.setups import (
+    LOAD_TOOL,
+    PATH,
+    SIDECAR,
+    BenchContext,
+    Target,
+    start_bare,
+    start_grpc_floor,
+    start_http_floor,
+    start_upstream,
+)
+from tests.bench.wrk import run_wrk
+
+BARE = "bare"
+FULL = "full pipeline"  # the default transport (HTTP): first among the pipelines
+FULL_GRPC = "full pipeline (gRPC)"
+HTTP_FLOOR = "empty HTTP ext_authz floor"
+GRPC_FLOOR = "empty gRPC ext_authz floor"
+TOOL_FLOOR = "upstream alone (tool floor)"  # the open-loop client's own share
+PIPELINES = {FULL: HTTP, FULL_GRPC: GRPC}
+OPEN_LOOP = (TOOL_FLOOR, BARE, FULL, FULL_GRPC)  # the tool floor first, the rest as above
 
 
-def bench_rows(upstream_port: int, extra_keys: int = 0) -> tuple[Rows, str]:
-    key = issue_key()
-    credentials = [CredentialRow(key.key_id, key.key_hash, 1)]
-    credentials += [
-        CredentialRow(f"b{i:011d}", i.to_bytes(32, "big"), 1 + i % 1000) for i in range(extra_keys)
-    ]
-    rows = Rows(
-        upstreams=(UpstreamRow(1, "bench", endpoints=(EndpointRow("127.0.0.1", upstream_port),)),),
-        apis=(ApiRow(1, "bench", "Bench", organization_id=1, product_id=1, base_path="/bench"),),
-        versions=(ApiVersionRow(1, 1, "v1"),),
-        routes=(RouteRow(1, 1, 1),),
-        # The full pipeline's limits: a per-second window, a daily one and a monthly quota,
-        # all far above what the bench sends, so every request is counted and admitted.
-        plans=(
-            PlanRow(
-                1,
-                "free",
-                "Free",
-                1,
-                windows=(
-                    WindowRow(requests=10**9, seconds=1, unit="second"),
-                    WindowRow(requests=10**11, seconds=86_400, unit="day"),
-                ),
-                quota_requests=10**12,
-            ),
-        ),
-        applications=tuple(ApplicationRow(i, f"app_{i}", 2, "bench") for i in range(1, 1001)),
-        subscriptions=(SubscriptionRow(1, 1, 1, "free", plan_id=1, started_at=1_700_000_000),),
-        credentials=tuple(credentials),
+def _per_request(cpu: dict[str, float], requests: int) -> dict[str, float]:
+    return {role: seconds * 1e6 / max(requests, 1) for role, seconds in cpu.items()}
+
+
+def closed_loop(target: Target, upstream: Proc, args: argparse.Namespace) -> Sample:
+    result, cpu = cpu_by_role_during(
+        (*target.processes, upstream),
+        lambda: run_wrk(target.url, target.headers, args.seconds, args.connections),
     )
-    return rows, key.secret
-
-
-def _start_static_envoy(
-    group: ProcessGroup, name: str, config: str, *, run_dir: Path, admin: int, concurrency: int
-) -> None:
-    path = run_dir / f"{name}.yaml"
-    path.write_text(config)
-    child = group.start(
-        name,
-        [
-            envoy_binary(),
-            "-c",
-            str(path),
-            "--concurrency",
-            str(concurrency),
-            "--base-id",
-            str(admin),
-            "--log-level",
-            "error",
-        ],
-    )
-    wait_for_port("127.0.0.1", admin, process=child)
-
-
-def _wait_200(
-    url: str,
-    headers: dict[str, str],
-    timeout: float = 20.0,
-    poll: float = 0.1,
-    needs_header: str = "",
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(
-                urllib.request.Request(url, headers=headers), timeout=1
-            ) as r:
-                if r.status == 200 and (not needs_header or r.headers.get(needs_header)):
-                    return
-        except OSError:
-            pass
-        time.sleep(poll)
-    raise RuntimeError(f"{url} never answered 200")
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def measure_compile(keys: int) -> float:
-    rows, _ = bench_rows(9, extra_keys=keys)
-    start = time.perf_counter()
-    compiled = compile_snapshot(rows, GatewaySettings())
-    took = time.perf_counter() - start
-    assert compiled.ok, compiled.errors
-    return took
-
-
-def with_extra_api(rows: Rows, n: int) -> Rows:
-    """The bench catalog plus API number n at /extra<n>, on the same product and upstream."""
-    api_id = 100 + n
-    return dataclasses.replace(
-        rows,
-        apis=(*rows.apis, ApiRow(api_id, f"extra{n}", f"Extra {n}", 1, 1, base_path=f"/extra{n}")),
-        versions=(*rows.versions, ApiVersionRow(api_id, api_id, "v1")),
-        routes=(*rows.routes, RouteRow(api_id, api_id, 1)),
+    cpu[LOAD_TOOL] = result.tool_cpu_seconds
+    failed = result.non_2xx + result.errors
+    return Sample(
+        result.rps, result.p50_ms, result.p99_ms, failed, _per_request(cpu, result.requests)
     )
 
 
-def measure_config_changes(
-    rows: Rows, ports: StackPorts, snapshot_file: Path, secret: str, rounds: int = 5
-) -> list[float]:
-    """Milliseconds from publishing a snapshot with a new API to that API answering 200."""
-    took = []
-    for n in range(1, rounds + 1):
-        compiled = compile_snapshot(
-            with_extra_api(rows, n), GatewaySettings(listen_port=ports.gateway)
-        )
-        assert compiled.snapshot is not None, compiled.errors
-        tmp = snapshot_file.with_suffix(".tmp")
-        tmp.write_bytes(compiled.snapshot.SerializeToString())
-        start = time.perf_counter()
-        tmp.replace(snapshot_file)
-        _wait_200(f"http://127.0.0.1:{ports.gateway}/extra{n}/x", {"x-api-key": secret}, poll=0.005)
-        took.append((time.perf_counter() - start) * 1000)
-    return took
+def open_loop(target: Target, upstream: Proc, args: argparse.Namespace) -> OpenSample:
+    result, cpu = cpu_by_role_during(
+        (*target.processes, upstream),
+        lambda: run_open_loop(target.url, target.headers, rate=args.rate, seconds=args.seconds),
+    )
+    cpu[LOAD_TOOL] = result.tool_cpu_seconds
+    return OpenSample(
+        achieved_rps=result.achieved_rps,
+        p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms,
+        p999_ms=result.p999_ms,
+        send_lag_p50_ms=result.send_lag_p50_ms,
+        send_lag_p99_ms=result.send_lag_p99_ms,
+        failed=result.non_2xx + result.errors,
+        cpu_us=_per_request(cpu, result.requests),
+    )
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
+    env = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "10")))
+    parser.add_argument("--seconds", type=int, default=int(env("BENCH_SECONDS", "10")))
+    parser.add_argument("--rounds", type=int, default=int(env("BENCH_ROUNDS", "3")))
+    parser.add_argument("--connections", type=int, default=int(env("BENCH_CONNECTIONS", "32")))
     parser.add_argument(
-        "--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", "32"))
+        "--rate", type=float, default=float(env("BENCH_RATE", "1000")), help="open-loop req/s"
     )
     parser.add_argument(
         "--envoy-concurrency",
         type=int,
-        default=int(os.environ.get("BENCH_ENVOY_CONCURRENCY", "1")),
-        help="worker threads of both gateway Envoys (the upstream Envoy keeps 1)",
+        default=int(env("BENCH_ENVOY_CONCURRENCY", "1")),
+        help="worker threads of every gateway Envoy (the upstream Envoy keeps 1)",
     )
     parser.add_argument(
         "--keys", type=int, default=1_000_000, help="keys loaded into ext_authz for the memory row"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    group = ProcessGroup(log_dir=Path(tempfile.mkdtemp(prefix="tollgate-bench-")) / "logs")
-    run_dir = group.log_dir.parent if group.log_dir else Path(tempfile.mkdtemp())
-    results: dict[str, LoadResult] = {}
-    try:
-        upstream_port, upstream_admin = free_port(), free_port()
-        _start_static_envoy(
-            group,
-            "upstream",
-            upstream_config(upstream_port, upstream_admin),
-            run_dir=run_dir,
-            admin=upstream_admin,
-            concurrency=1,
-        )
 
-        bare_port, bare_admin = free_port(), free_port()
-        _start_static_envoy(
-            group,
-            "bare",
-            bare_gateway_config(bare_port, bare_admin, upstream_port),
-            run_dir=run_dir,
-            admin=bare_admin,
-            concurrency=args.envoy_concurrency,
-        )
-        _wait_200(f"http://127.0.0.1:{bare_port}/bench/x", {})
-        results["bare Envoy -> upstream"] = run_wrk(
-            f"http://127.0.0.1:{bare_port}/bench/x", {}, args.seconds, args.connections
-        )
+@dataclass
+class Setups:
+    """Everything started once and kept running across the rounds; a str is why a row is empty."""
 
-        ports = StackPorts(
-            gateway=free_port(),
-            xds=free_port(),
-            extauthz=free_port(),
-            envoy_admin=free_port(),
-            ratelimit=free_port(),
-            ratelimit_metrics=free_port(),
-        )
-        rows, secret = bench_rows(upstream_port)
-        compiled = compile_snapshot(rows, GatewaySettings(listen_port=ports.gateway))
-        assert compiled.snapshot is not None, compiled.errors
-        snapshot_file = run_dir / "snapshot.pb"
-        snapshot_file.write_bytes(compiled.snapshot.SerializeToString())
-        start_xds_server(
-            group,
-            ports,
-            state_dir=run_dir / "xds",
-            mgmt_url="http://127.0.0.1:9",  # unused: the snapshot comes from the file
-            internal_token="unused",
-            snapshot_file=snapshot_file,
-        )
-        extauthz = start_extauthz(group, ports)
-        redis_port = free_port()
-        start_redis(group, redis_port, run_dir / "redis")
-        ratelimit = start_ratelimit(group, ports, redis_url=f"redis://127.0.0.1:{redis_port}/0")
-        start_envoy(group, ports, run_dir / "envoy", concurrency=args.envoy_concurrency)
-        url = f"http://127.0.0.1:{ports.gateway}/bench/x"
-        # Served AND counted: the RateLimit header shows ratelimit_svc has the limits.
-        _wait_200(url, {"x-api-key": secret}, needs_header="ratelimit")
-        results["full pipeline: ext_authz + rate limit on Redis"] = run_wrk(
-            url, {"x-api-key": secret}, args.seconds, args.connections
-        )
-        ratelimit_rss = _rss_mb(ratelimit.popen.pid)
-        extauthz_rss = _rss_mb(extauthz.popen.pid)
-        change_ms = measure_config_changes(rows, ports, snapshot_file, secret)
+    upstream: Proc
+    closed: dict[str, Target | str] = field(default_factory=dict)
+    opened: dict[str, Target | str] = field(default_factory=dict)
+    pipelines: dict[str, Pipeline] = field(default_factory=dict)
 
-        # Same Envoy and route, the sidecar swapped for one that does nothing: grpcio's floor.
-        group.stop(extauthz)
-        floor = group.python("empty_check", "tests.bench.empty_check_server", str(ports.extauthz))
-        wait_for_port("127.0.0.1", ports.extauthz, process=floor)
-        _wait_200(url, {})
-        results["Envoy -> empty grpcio Check -> upstream"] = run_wrk(
-            url, {}, args.seconds, args.connections
-        )
-    finally:
-        group.stop_all()
 
-    compile_100k = measure_compile(100_000)
-    memory = subprocess.run(
-        [sys.executable, "-m", "tests.extauthz.measure_memory", "--keys", str(args.keys)],
-        capture_output=True,
-        text=True,
-        check=False,
+def start_setups(ctx: BenchContext) -> Setups:
+    upstream_port, upstream = start_upstream(ctx)
+    setups = Setups(upstream)
+    setups.closed[BARE] = start_bare(ctx, upstream_port)
+    for name, transport in PIPELINES.items():
+        setups.pipelines[name] = start_full_pipeline(ctx, transport, upstream_port)
+        setups.closed[name] = setups.pipelines[name].target
+    floor_headers = {"x-api-key": issue_key().secret}  # any key: the floors allow all
+    setups.closed[HTTP_FLOOR] = start_http_floor(ctx, upstream_port, floor_headers)
+    setups.closed[GRPC_FLOOR] = start_grpc_floor(ctx, upstream_port, floor_headers)
+    direct = Target(f"http://127.0.0.1:{upstream_port}{PATH}", {}, ())
+    setups.opened = {TOOL_FLOOR: direct, **{n: setups.closed[n] for n in OPEN_LOOP[1:]}}
+    return setups
+
+
+def run_rounds(
+    setups: Setups, args: argparse.Namespace
+) -> tuple[dict[str, Summary | str], dict[str, OpenSummary | str]]:
+    """Every setup once per round, in the same order, so a drift of the machine hits them all."""
+    closed: dict[str, list[Sample]] = defaultdict(list)
+    opened: dict[str, list[OpenSample]] = defaultdict(list)
+    for round_number in range(1, args.rounds + 1):
+        for name, target in setups.closed.items():
+            if isinstance(target, Target):
+                closed[name].append(closed_loop(target, setups.upstream, args))
+        for name, target in setups.opened.items():
+            if isinstance(target, Target):
+                opened[name].append(open_loop(target, setups.upstream, args))
+        print(f"round {round_number}/{args.rounds} done", file=sys.stderr)
+    return (
+        {n: summarize(closed[n]) if isinstance(t, Target) else t for n, t in setups.closed.items()},
+        {
+            n: summarize_open(opened[n]) if isinstance(t, Target) else t
+            for n, t in setups.opened.items()
+        },
     )
 
-    base = results["bare Envoy -> upstream"].rps
-    cores = os.cpu_count()
-    load = f"wrk -c {args.connections} -d {args.seconds}s"
-    print(f"\n{load}, Envoy --concurrency {args.envoy_concurrency}, {cores} cores\n")
-    header = ("path", "req/s", "p50 ms", "p99 ms", "vs bare", "non-2xx")
-    print("| {:<42} | {:>9} | {:>7} | {:>7} | {:>7} | {:>7} |".format(*header))
-    print(f"|{'-' * 44}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 9}|")
-    for name, r in results.items():
-        cells = (name, f"{r.rps:.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.rps / base:.1%}")
-        print("| {:<42} | {:>9} | {:>7} | {:>7} | {:>7} | {:>7} |".format(*cells, r.non_2xx))
-    print(f"\nextauthz RSS while serving the bench snapshot: {extauthz_rss:.0f} MB")
-    print(f"ratelimit_svc RSS after the full-pipeline run: {ratelimit_rss:.0f} MB")
-    print(f"compile a snapshot with 100,000 keys: {compile_100k:.2f} s")
-    print(
-        "config change (new API) to serving through Envoy, ms: "
+
+def measure_running_config_path(pipelines: dict[str, Pipeline]) -> list[str]:
+    """Sidecar RSS and catalog-change times, on the first pipeline that runs."""
+    if not pipelines:
+        return ["no pipeline ran: no sidecar RSS, no config-change times"]
+    source, config = next(iter(pipelines.items()))
+    lines = [
+        f"{p.name} RSS after the bench ({source}): {rss_mb(p.pid):.0f} MB"
+        for p in config.target.processes
+        if p.role == SIDECAR
+    ]
+    change_ms = measure_config_changes(
+        config.rows, config.settings, config.snapshot_file, config.secret
+    )
+    lines.append(
+        f"config change (new API) to serving through Envoy ({source}), ms: "
         + ", ".join(f"{ms:.0f}" for ms in change_ms)
         + " (xds_server re-reads its snapshot file every 0.2 s)"
     )
-    measured = memory.stdout.strip() or memory.stderr.strip()[-300:]
-    print(f"extauthz store with {args.keys:,} keys: {measured}")
+    return lines
+
+
+def main() -> None:
+    args = _arguments()
+    ctx = BenchContext(Path(tempfile.mkdtemp(prefix="tollgate-bench-")), args.envoy_concurrency)
+    try:
+        setups = start_setups(ctx)
+        machine_before = machine.sample(ctx.pids())
+        closed, opened = run_rounds(setups, args)
+        machine_line = machine.describe(machine_before, machine.sample(ctx.pids()))
+        config_lines = measure_running_config_path(setups.pipelines)
+    finally:
+        ctx.stop_all()
+    config_lines.append(f"compile a snapshot with 100,000 keys: {measure_compile(100_000):.2f} s")
+    config_lines.append(
+        f"extauthz store with {args.keys:,} keys: {measure_store_memory(args.keys)}"
+    )
+
+    print(
+        f"\nwrk -t1 -c{args.connections} -d{args.seconds}s; {args.rounds} interleaved rounds, "
+        f"medians; gateway Envoys --concurrency {args.envoy_concurrency}; "
+        f"{os.cpu_count()} cores;\n{machine_line}\n"
+    )
+    print(closed_loop_table(closed, BARE))
+    print(CLOSED_LOOP_NOTE)
+    print(f"\nOpen loop: {args.rate:,.0f} req/s for {args.seconds}s. {OPEN_LOOP_NOTE}\n")
+    print(open_loop_table(opened, BARE, compared=(FULL, FULL_GRPC)))
+    print("\nTargets (measured, never asserted):")
+    targets = target_lines(
+        closed, opened, bare=BARE, pipeline=FULL, grpc_pipeline=FULL_GRPC, rate=args.rate
+    )
+    print("\n".join(targets))
+    print()
+    print("\n".join(config_lines))
+    print(f"\nlogs and configs of every process: {ctx.run_dir}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Runs wrk against a loopback URL and reads requests/s and latency percentiles from its report."""
+"""Runs wrk (closed loop) against a loopback URL: requests/s, latency percentiles, its own CPU."""
 
 import re
-import subprocess
 from dataclasses import dataclass
+
+from tests.bench.cpu import run_measured
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -13,6 +14,11 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    # Connect, read, write errors and timeouts: requests that got no answer at all.
+    errors: int
+    requests: int
+    # CPU seconds wrk itself used, from wait4: the load tool's share of the run.
+    tool_cpu_seconds: float
 
 
 def _ms(text: str) -> float:
@@ -22,27 +28,29 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+def _find(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    if match is None:
+        raise ValueError(f"wrk printed no {pattern!r}:\n{text}")
+    return match.group(1)
+
+
 def run_wrk(
     url: str, headers: dict[str, str], seconds: int, connections: int, threads: int = 1
 ) -> LoadResult:
-    argv = [
-        "wrk",
-        "-t",
-        str(threads),
-        "-c",
-        str(connections),
-        "-d",
-        f"{seconds}s",
-        "--latency",
-        url,
-    ]
+    argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
-    out = subprocess.run(
-        argv, check=True, capture_output=True, text=True, timeout=seconds + 30
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    run = run_measured([*argv, url], timeout=seconds + 30)
+    out = run.output
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return LoadResult(rps, p50, p99, int(non_2xx.group(1)) if non_2xx else 0)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return LoadResult(
+        rps=float(_find(r"Requests/sec:\s+([\d.]+)", out)),
+        p50_ms=_ms(_find(r"\s50%\s+(\S+)", out)),
+        p99_ms=_ms(_find(r"\s99%\s+(\S+)", out)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        errors=sum(int(n) for n in errors.groups()) if errors else 0,
+        requests=int(_find(r"(\d+) requests in", out)),
+        tool_cpu_seconds=run.cpu_seconds,
+    )

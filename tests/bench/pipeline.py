@@ -1,0 +1,149 @@
+"""The full Tollgate pipeline under the benchmark: its catalog, and the adapter that starts it.
+
+Each pipeline setup is a whole gateway node of its own (xds_server from a compiled snapshot file,
+Redis, the sidecars, Envoy), so the HTTP and gRPC transports never share a port or a counter.
+The functions marked ADAPTER are the only ones that know how the stack is wired today.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from extauthz.keys import issue_key
+from mgmt.compiler.compile import compile_snapshot
+from mgmt.compiler.inputs import (
+    ApiRow,
+    ApiVersionRow,
+    ApplicationRow,
+    CredentialRow,
+    EndpointRow,
+    GatewaySettings,
+    PlanRow,
+    RouteRow,
+    Rows,
+    SubscriptionRow,
+    UpstreamRow,
+    WindowRow,
+)
+from mgmt.embedded.processes import ProcessGroup, free_port
+from mgmt.embedded.stack import (
+    StackPorts,
+    start_envoy,
+    start_extauthz,
+    start_redis,
+    start_xds_server,
+)
+from tests.bench.cpu import Proc
+from tests.bench.setups import (
+    ENVOY,
+    PATH,
+    REDIS,
+    SIDECAR,
+    BenchContext,
+    Target,
+    wait_200,
+)
+
+HTTP, GRPC = "http", "grpc"
+
+
+def bench_rows(upstream_port: int, extra_keys: int = 0) -> tuple[Rows, str]:
+    key = issue_key()
+    credentials = [CredentialRow(key.key_id, key.key_hash, 1)]
+    credentials += [
+        CredentialRow(f"b{i:011d}", i.to_bytes(32, "big"), 1 + i % 1000) for i in range(extra_keys)
+    ]
+    rows = Rows(
+        upstreams=(UpstreamRow(1, "bench", endpoints=(EndpointRow("127.0.0.1", upstream_port),)),),
+        apis=(ApiRow(1, "bench", "Bench", organization_id=1, product_id=1, base_path="/bench"),),
+        versions=(ApiVersionRow(1, 1, "v1"),),
+        routes=(RouteRow(1, 1, 1),),
+        # The full pipeline's limits: a per-second window, a daily one and a monthly quota,
+        # all far above what the bench sends, so every request is counted and admitted.
+        plans=(
+            PlanRow(
+                1,
+                "free",
+                "Free",
+                1,
+                windows=(
+                    WindowRow(requests=10**9, seconds=1, unit="second"),
+                    WindowRow(requests=10**11, seconds=86_400, unit="day"),
+                ),
+                quota_requests=10**12,
+            ),
+        ),
+        applications=tuple(ApplicationRow(i, f"app_{i}", 2, "bench") for i in range(1, 1001)),
+        subscriptions=(SubscriptionRow(1, 1, 1, "free", plan_id=1, started_at=1_700_000_000),),
+        credentials=tuple(credentials),
+    )
+    return rows, key.secret
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A running pipeline, with what the config-path measurements need to change its catalog."""
+
+    target: Target
+    rows: Rows
+    settings: GatewaySettings
+    snapshot_file: Path
+    secret: str
+
+
+# A response header that proves the limits are loaded, not only the keys.
+READY_HEADER = "ratelimit"
+
+
+def stack_ports() -> StackPorts:
+    """Every port of one node, all free loopback ports."""
+    return StackPorts.free()
+
+
+def gateway_settings(ports: StackPorts, transport: str) -> GatewaySettings:
+    """The compiled listener calls ext_authz over `transport`."""
+    return GatewaySettings(listen_port=ports.gateway, authz_transport=transport)
+
+
+def start_sidecars(group: ProcessGroup, ports: StackPorts, redis_url: str) -> list[Proc]:
+    """The one ext_authz sidecar (both transports) counting in `redis_url`."""
+    extauthz = start_extauthz(group, ports, redis_url=redis_url)
+    return [Proc(SIDECAR, extauthz.popen.pid, "extauthz")]
+
+
+def start_full_pipeline(ctx: BenchContext, transport: str, upstream_port: int) -> Pipeline:
+    """A whole node whose listener calls ext_authz over `transport` ("http" or "grpc")."""
+    ports = stack_ports()
+    settings = gateway_settings(ports, transport)
+    group = ctx.new_group(f"pipeline-{transport}")
+    run_dir = ctx.run_dir / f"pipeline-{transport}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rows, secret = bench_rows(upstream_port)
+    compiled = compile_snapshot(rows, settings)
+    assert compiled.snapshot is not None, compiled.errors
+    snapshot_file = run_dir / "snapshot.pb"
+    snapshot_file.write_bytes(compiled.snapshot.SerializeToString())
+    start_xds_server(
+        group,
+        ports,
+        state_dir=run_dir / "xds",
+        mgmt_url="http://127.0.0.1:9",  # unused: the snapshot comes from the file
+        internal_token="unused",
+        snapshot_file=snapshot_file,
+    )
+    redis_port = free_port()
+    redis = start_redis(group, redis_port, run_dir / "redis", name="redis")
+    processes = [Proc(REDIS, redis.popen.pid, "redis")]
+    processes += start_sidecars(group, ports, f"redis://127.0.0.1:{redis_port}/0")
+    envoy = start_envoy(
+        group,
+        ports,
+        run_dir / "envoy",
+        node_id=f"bench-{transport}",
+        concurrency=ctx.envoy_concurrency,
+    )
+    processes.append(Proc(ENVOY, envoy.popen.pid, "envoy"))
+    url = f"http://127.0.0.1:{ports.gateway}{PATH}"
+    headers = {"x-api-key": secret}
+    # Served AND counted: the header shows the limits are loaded, not only the keys.
+    wait_200(url, headers, needs_header=READY_HEADER)
+    return Pipeline(Target(url, headers, tuple(processes)), rows, settings, snapshot_file, secret)
