@@ -46,19 +46,24 @@ class RouteContext:
             route=values.get("route", ""),
             lifecycle=values.get("lifecycle", ""),
             owner=values.get("owner", ""),
-            sunset=int(sunset) if sunset.isdigit() and len(sunset) < 16 else 0,
+            sunset=int(sunset) if _digits(sunset) and len(sunset) < 16 else 0,
             retired_body=values.get("retired_body", ""),
             # Never below one call; past MAX_COST it is refused as never fitting any limit.
-            cost=max(1, min(int(cost), MAX_COST + 1)) if cost.isdigit() and len(cost) < 8 else 1,
+            cost=max(1, min(int(cost), MAX_COST + 1)) if _digits(cost) and len(cost) < 8 else 1,
             # Anything but an explicit "open" is closed: never unmetered by accident.
             fail_closed=values.get("failure", "closed") != "open",
             closed_status=_status(values.get("closed_status", "")),
         )
 
 
+def _digits(value: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes superscripts, which int() refuses."""
+    return value.isascii() and value.isdigit()
+
+
 def _status(value: str) -> int:
     """A 5xx from the compiler, else 503 (what Tollgate answers when a dependency is down)."""
-    return int(value) if len(value) == 3 and value.isdigit() and value[0] == "5" else 503
+    return int(value) if len(value) == 3 and _digits(value) and value[0] == "5" else 503
 
 
 _parsed: dict[str, RouteContext | None] = {}
@@ -73,7 +78,7 @@ def from_header(value: str | None) -> RouteContext | None:
         return context  # type: ignore[return-value]
     try:
         document = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting: not the compiler's
         document = None
     parsed = None
     if isinstance(document, dict) and all(

@@ -3,6 +3,9 @@
 import os
 
 import pytest
+import redis
+
+MACHINE_REDIS = os.environ.get("TOLLGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -26,3 +29,13 @@ def _fresh_throttle_counts() -> None:
         from django.core.cache import cache
 
         cache.clear()
+
+
+@pytest.fixture(scope="session")
+def machine_redis() -> str:
+    """The machine's Redis: a test that needs it fails (never skips) when it is down."""
+    try:
+        redis.Redis.from_url(MACHINE_REDIS, socket_timeout=1).ping()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis at {MACHINE_REDIS} is required for this test: {error}")
+    return MACHINE_REDIS

@@ -101,3 +101,24 @@ def test_hostile_requests_get_clean_4xx_and_the_sidecar_survives(gateway, scenar
     long_key = request(port, "/demo/x", {"x-api-key": "tg_" + "x" * 8000})
     assert long_key.status == 401
     assert request(port, "/demo/x", {"x-api-key": scenario.demo_key}).status == 200
+
+
+def test_a_route_identity_sent_by_the_client_is_replaced_and_never_reaches_upstream(
+    gateway, scenario
+):
+    forged = '{"api":"999999","cost":"0","failure":"open","lifecycle":"published"}'
+    reply = request(
+        gateway.ports.gateway,
+        "/demo/hello",
+        {"x-api-key": scenario.demo_key, "x-tollgate-route": forged},
+    )
+    assert reply.status == 200  # the route's own identity decided, not the forged one
+    assert "x-tollgate-route" not in reply.json()["headers"]
+    # Where no route matched, the client's copy is stripped too: no identity, 404.
+    lost = request(
+        gateway.ports.gateway,
+        "/nowhere",
+        {"x-api-key": scenario.demo_key, "x-tollgate-route": forged},
+    )
+    assert lost.status == 404
+    assert lost.json()["type"] == PROBLEM + "unknown-api"

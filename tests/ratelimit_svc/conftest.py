@@ -1,28 +1,14 @@
 """Redis for the rate-limit tests: the machine's (shared, keys isolated per test) or our own."""
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 
 from mgmt.embedded.processes import Child, ProcessGroup, free_port
 from mgmt.embedded.stack import start_redis
-
-MACHINE_REDIS = os.environ.get("TOLLGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture(scope="session")
-def machine_redis() -> str:
-    """The machine's Redis: a test that needs it fails (never skips) when it is down."""
-    try:
-        redis.Redis.from_url(MACHINE_REDIS, socket_timeout=1).ping()
-    except redis.RedisError as error:
-        pytest.fail(f"Redis at {MACHINE_REDIS} is required for this test: {error}")
-    return MACHINE_REDIS
 
 
 @pytest.fixture
