@@ -166,7 +166,7 @@ class _Connection(asyncio.Protocol):
             self._raw_header_bytes = 0
         elif inside:
             self._raw_header_bytes += len(data)
-            if False:
+            if self._raw_header_bytes > 2 * self._max_header_bytes:
                 self._finish(_HEADERS_TOO_LARGE)
                 return
         if len(self._queue) > MAX_PENDING:
@@ -254,7 +254,8 @@ class _Connection(asyncio.Protocol):
                         raise TypeError(f"the handler's awaitable gave {type(answer).__name__}")
                 except (Exception, asyncio.CancelledError) as exc:
                     log.error("ext_authz handler raised %s; answering 500", type(exc).__name__)
-                    # Later answers are dropped, not written out of order: the peer retries.
+                    # Later answers are dropped rather than written out of order; the close
+                    # fails their requests as any lost connection would.
                     queue.popleft()
                     for later in queue:
                         if not isinstance(later, bytes):
