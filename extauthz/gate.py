@@ -97,7 +97,7 @@ class Gate:
         rule = meter.rule_of(allowance.subscription_id)
         if rule is None:
             return render(allowance, UNMETERED, route)
-        outcome = meter.count(rule, route.cost, route.fail_closed)
+        outcome = meter.count(rule, route.cost, route.fail_closed, route.draft03)
         if isinstance(outcome, Admitted | Refused | Unavailable):
             return render(allowance, outcome, route)
         return _rendered(allowance, outcome, render, route)

@@ -83,7 +83,7 @@ class Meter:
         return rule if rule is not None and rule.key_count else None
 
     def count(
-        self, rule: PreparedRule, cost: int, fail_closed: bool
+        self, rule: PreparedRule, cost: int, fail_closed: bool, tightest: bool = False
     ) -> Outcome | Awaitable[Outcome]:
         """The outcome now when memory decides it, else an awaitable of it."""
         now_ms = int(self._clock() * 1000)
@@ -91,16 +91,18 @@ class Meter:
         state = book.state(rule)
         book.arrive(state, now_ms)
         if state.inflight is None:
-            taken = book.take(state, cost, now_ms)
+            taken = book.take(state, cost, now_ms, tightest)
             if taken is not None:
                 if isinstance(taken, Admitted):
                     self.from_lease.inc()
                 else:
                     self._throttled(rule, now_ms)
                 return taken
-        return self._count_later(state, cost, fail_closed)
+        return self._count_later(state, cost, fail_closed, tightest)
 
-    async def _count_later(self, state: RuleState, cost: int, fail_closed: bool) -> Outcome:
+    async def _count_later(
+        self, state: RuleState, cost: int, fail_closed: bool, tightest: bool
+    ) -> Outcome:
         book = self.book
         while True:
             pending = state.inflight
@@ -108,7 +110,7 @@ class Meter:
                 break
             await asyncio.shield(pending)  # type: ignore[arg-type]
             now_ms = int(self._clock() * 1000)
-            taken = book.take(state, cost, now_ms)
+            taken = book.take(state, cost, now_ms, tightest)
             if taken is not None:
                 if isinstance(taken, Admitted):
                     self.from_lease.inc()
@@ -116,12 +118,14 @@ class Meter:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         state.inflight = done
         try:
-            return await self._check(state, cost, fail_closed)
+            return await self._check(state, cost, fail_closed, tightest)
         finally:
             state.inflight = None
             done.set_result(None)
 
-    async def _check(self, state: RuleState, cost: int, fail_closed: bool) -> Outcome:
+    async def _check(
+        self, state: RuleState, cost: int, fail_closed: bool, tightest: bool
+    ) -> Outcome:
         rule = state.rule
         book = self.book
         now_ms = int(self._clock() * 1000)
@@ -139,7 +143,7 @@ class Meter:
         if result.admitted:
             self._local.clear()
             book.granted(state, counters, readings, result.granted, now_ms)
-            return book.admitted_headers(state, now_ms)
+            return book.admitted_headers(state, now_ms, tightest)
         body, retry_after = refusal(readings, now_ms)
         retry_ms = max(r.retry_ms for r in readings if r.over and not r.counter.shadow)
         refused = Refused(body, retry_after, policy_header(readings), state_header(readings))
@@ -194,7 +198,17 @@ class Meter:
 
 
 def rate_limit_headers(outcome: Admitted | Refused) -> list[tuple[str, str]]:
-    """The RateLimit headers an outcome shows the client (none for shadow-only or local)."""
+    """The RateLimit headers an outcome shows the client (none for shadow-only or local),
+    and the draft-03 x-ratelimit-* ones when the route asked for them."""
     if not outcome.policy:
         return []
-    return [("ratelimit-policy", outcome.policy), ("ratelimit", outcome.state)]
+    headers = [("ratelimit-policy", outcome.policy), ("ratelimit", outcome.state)]
+    tightest = outcome.tightest if isinstance(outcome, Admitted) else None
+    if tightest is not None:
+        limit, seconds, remaining, reset = tightest
+        headers += (
+            ("x-ratelimit-limit", f"{limit}, {limit};w={seconds}"),
+            ("x-ratelimit-remaining", str(remaining)),
+            ("x-ratelimit-reset", str(reset)),
+        )
+    return headers

@@ -31,6 +31,7 @@ class RouteContext:
     cost: int
     fail_closed: bool
     closed_status: int  # what a fail-closed route answers while the counters are unreachable
+    draft03: bool  # also the x-ratelimit-* headers (IETF draft 03)
 
     @classmethod
     def of(cls, values: Mapping[str, str]) -> "RouteContext | None":
@@ -53,6 +54,7 @@ class RouteContext:
             # Anything but an explicit "open" is closed: never unmetered by accident.
             fail_closed=values.get("failure", "closed") != "open",
             closed_status=_status(values.get("closed_status", "")),
+            draft03=values.get("headers") == "draft03",
         )
 
 

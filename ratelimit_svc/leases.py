@@ -49,6 +49,8 @@ class _View:
     when it is whole again (absolute ms)."""
 
     policy: str
+    limit: int
+    seconds: int
     remaining: int
     reset_at_ms: int
 
@@ -95,10 +97,13 @@ class RuleState:
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
-    """Admitted from a lease: the RateLimit headers' values."""
+    """Admitted: the RateLimit headers' values ("" when there are none to show), and the
+    tightest limit's (limit, window seconds, remaining, reset seconds) for the draft-03
+    x-ratelimit-* headers, when asked for."""
 
     policy: str
     state: str
+    tightest: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +145,9 @@ class LeaseBook:
             self._roll_rate(state, now_ms)
         state.slot_count += 1
 
-    def take(self, state: RuleState, cost: int, now_ms: int) -> Admitted | Refused | None:
+    def take(
+        self, state: RuleState, cost: int, now_ms: int, tightest: bool = False
+    ) -> Admitted | Refused | None:
         """Admit `cost` units from the lease, or refuse from a remembered refusal; None:
         Redis must be asked."""
         if state.blocked_until_ms > now_ms and cost >= state.blocked_cost:
@@ -154,7 +161,7 @@ class LeaseBook:
             return None
         lease.units -= cost
         lease.taken += cost
-        return Admitted(state.policy, _state_header(lease, now_ms))
+        return _admitted(state, lease, now_ms, tightest)
 
     def extra_wanted(self, state: RuleState, cost: int) -> int:
         """Units to ask beyond `cost`: about `horizon_ms` of this rule's traffic here."""
@@ -178,7 +185,13 @@ class LeaseBook:
         if not state.policy:
             state.policy = policy_header(readings)
         views = tuple(
-            _View(r.counter.limit_of.policy, r.remaining, now_ms + r.reset_ms)
+            _View(
+                r.counter.limit_of.policy,
+                r.counter.limit,
+                r.counter.seconds,
+                r.remaining,
+                now_ms + r.reset_ms,
+            )
             for r in readings
             if not r.counter.shadow
         )
@@ -191,11 +204,11 @@ class LeaseBook:
         )
         state.lease = lease
 
-    def admitted_headers(self, state: RuleState, now_ms: int) -> Admitted:
+    def admitted_headers(self, state: RuleState, now_ms: int, tightest: bool = False) -> Admitted:
         """The headers of the request admitted by the check that just granted the lease."""
         lease = state.lease
         assert lease is not None
-        return Admitted(state.policy, _state_header(lease, now_ms))
+        return _admitted(state, lease, now_ms, tightest)
 
     def refused(self, state: RuleState, cost: int, refusal: Refused, until_ms: int) -> None:
         """Remember a refusal of `cost` units (or more) until `until_ms` (no Retry-After: for
@@ -253,6 +266,24 @@ class LeaseBook:
             state.rate = 0.5 * state.rate + 0.5 * observed
         state.slot_start_ms = now_ms
         state.slot_count = 0
+
+
+def _admitted(state: RuleState, lease: _Lease, now_ms: int, tightest: bool) -> Admitted:
+    header = _state_header(lease, now_ms)
+    if not tightest or not lease.views:
+        return Admitted(state.policy, header)
+    taken = lease.taken
+    view = min(lease.views, key=lambda v: v.remaining)
+    return Admitted(
+        state.policy,
+        header,
+        (
+            view.limit,
+            view.seconds,
+            max(0, view.remaining - taken),
+            ceil_seconds(view.reset_at_ms - now_ms),
+        ),
+    )
 
 
 def _state_header(lease: _Lease, now_ms: int) -> str:

@@ -8,7 +8,7 @@ sidecar alone at its share of the limits, never unlimited.
 
 from typing import Final
 
-from mgmt.compiler.inputs import RouteRow
+from mgmt.compiler.inputs import GatewaySettings, RouteRow
 from ratelimit_svc.limits import UNIT_SECONDS
 
 FAIL_OPEN: Final = "open"
@@ -43,9 +43,11 @@ def failure_mode(route: RouteRow) -> str:
     return FAIL_OPEN if route.rate_limit_failure == FAIL_OPEN else FAIL_CLOSED
 
 
-def route_limits_context(route: RouteRow, fail_closed_status: int) -> dict[str, str]:
+def route_limits_context(route: RouteRow, gateway: GatewaySettings) -> dict[str, str]:
     """What the decision needs to count a call to this route."""
     context = {"cost": str(route.cost), "failure": failure_mode(route)}
-    if fail_closed_status != 503:
-        context["closed_status"] = str(fail_closed_status)
+    if gateway.ratelimit_fail_closed_status != 503:
+        context["closed_status"] = str(gateway.ratelimit_fail_closed_status)
+    if gateway.ratelimit_draft03_headers:
+        context["headers"] = "draft03"
     return context

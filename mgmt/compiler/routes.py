@@ -88,7 +88,7 @@ def route_context(
         "route": str(route.id),
         "lifecycle": version.lifecycle,
         "owner": str(api.organization_id),
-        **route_limits_context(route, gateway.ratelimit_fail_closed_status),
+        **route_limits_context(route, gateway),
         **sunset_context(served),
     }
 
