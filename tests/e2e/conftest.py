@@ -76,7 +76,9 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> floa
 # Every end-to-end scenario runs on both of Envoy's ext_authz protocols: the compiled
 # listener calls the sidecar over HTTP (the default) or gRPC.
 @pytest.fixture(scope="session", params=["http", "grpc"])
-def gateway(request, django_db_setup, live_server, tmp_path_factory, django_db_blocker) -> Iterator[Gateway]:  # type: ignore[no-untyped-def]
+def gateway(  # type: ignore[no-untyped-def]
+    request, django_db_setup, live_server, tmp_path_factory, django_db_blocker
+) -> Iterator[Gateway]:
     settings.TOLLGATE_AUTHZ_TRANSPORT = request.param
     # xds_server polls the live server between tests too; there it finds no snapshot (404).
     with django_db_blocker.unblock():

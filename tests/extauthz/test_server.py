@@ -18,8 +18,8 @@ from extauthz.server import SERVICE_NAME, RunningServer, start_server
 from extauthz.store import Store
 from ratelimit_svc.async_redis_store import AsyncCounterStore
 from ratelimit_svc.subscription_rules import SubscriptionRules
-from tests.extauthz.factories import World, application_shards, credential_shards, route
 from tests.conftest import MACHINE_REDIS
+from tests.extauthz.factories import World, application_shards, credential_shards, route
 from tests.ratelimit_svc.helpers import limits, shards, window
 
 
