@@ -137,7 +137,7 @@ class Meter:
             self.metrics.backend_errors.inc()
             if fail_closed:
                 return UNAVAILABLE
-            return self._count_locally(rule, cost, now_ms, error)
+            return self._count_locally(state, cost, now_ms, error)
         readings = [Reading.of(c, result, i, now_ms) for i, c in enumerate(counters)]
         self._record(readings, result.admitted)
         if result.admitted:
@@ -147,14 +147,13 @@ class Meter:
         body, retry_after = refusal(readings, now_ms)
         retry_ms = max(r.retry_ms for r in readings if r.over and not r.counter.shadow)
         refused = Refused(body, retry_after, policy_header(readings), state_header(readings))
-        book.refused(state, cost, refused, now_ms + retry_ms)
+        book.refused(state, cost, refused, now_ms + retry_ms, now_ms)
         self._throttled(rule, now_ms)
         return refused
 
-    def _count_locally(
-        self, rule: PreparedRule, cost: int, now_ms: int, error: Exception
-    ) -> Outcome:
-        wait = self._local.admit(rule, cost, now_ms)
+    def _count_locally(self, state: RuleState, cost: int, now_ms: int, error: Exception) -> Outcome:
+        rule = state.rule
+        wait = self._local.admit(rule, cost, now_ms, state.quota_left)
         if wait == 0:
             self._local_admitted.inc()
             return UNMETERED

@@ -49,13 +49,22 @@ class RouteContext:
             owner=values.get("owner", ""),
             sunset=int(sunset) if _digits(sunset) and len(sunset) < 16 else 0,
             retired_body=values.get("retired_body", ""),
-            # Never below one call; past MAX_COST it is refused as never fitting any limit.
-            cost=max(1, min(int(cost), MAX_COST + 1)) if _digits(cost) and len(cost) < 8 else 1,
+            cost=_cost(cost),
             # Anything but an explicit "open" is closed: never unmetered by accident.
             fail_closed=values.get("failure", "closed") != "open",
             closed_status=_status(values.get("closed_status", "")),
             draft03=values.get("headers") == "draft03",
         )
+
+
+def _cost(value: str) -> int:
+    """Never below one call; past MAX_COST, a cost no limit admits (and the compiler never
+    writes); anything unreadable counts as one call."""
+    if not _digits(value):
+        return 1
+    if len(value) > 5:
+        return MAX_COST + 1
+    return max(1, min(int(value), MAX_COST + 1))
 
 
 def _digits(value: str) -> bool:

@@ -26,7 +26,8 @@ local extra = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local tolerance = tonumber(ARGV[3])
 local admitted = 1
-local spare = extra
+-- What every enforced counter has left beyond this request (nil: no enforced counter).
+local spare = nil
 local out = {0, 0}
 local clocks = {}
 
@@ -70,6 +71,9 @@ for i = 1, #KEYS do
   local interval = 0
   if paced then
     interval = tonumber(ARGV[base + 7]) / limit
+    -- A lowered limit: what was counted stays, but never more than a full window of it,
+    -- so it drains within one window at the new pace.
+    if level > limit + tolerance / interval then level = limit + tolerance / interval end
     if updated < now then
       level = level - (now - updated) / interval
       if level < 0 then level = 0 end
@@ -83,7 +87,7 @@ for i = 1, #KEYS do
       wait = math.ceil((hits - room) * interval)
     end
   end
-  clocks[i] = {level, interval}
+  clocks[i] = {level, interval, updated}
   if hits > limit then
     free = -1
   elseif used + hits > cap then
@@ -107,7 +111,7 @@ for i = 1, #KEYS do
   if fit < hits and enforced then
     admitted = 0
   end
-  if enforced and fit - hits < spare then
+  if enforced and (spare == nil or fit - hits < spare) then
     spare = fit - hits
   end
   out[#out + 1] = used
@@ -121,10 +125,11 @@ end
 if admitted == 1 then
   -- A lease takes at most half of what is left beyond this request: near a limit it
   -- shrinks to nothing, and several sidecars asking at once can never take it all.
-  local granted = 0
-  if spare > 1 then
+  local granted = extra
+  if spare ~= nil then
     granted = math.floor(spare / 2)
     if granted > extra then granted = extra end
+    if granted < 0 then granted = 0 end
   end
   out[2] = granted
   for i = 1, #KEYS do
@@ -133,7 +138,11 @@ if admitted == 1 then
     redis.call('HINCRBY', KEYS[i], ARGV[base + 5], units)
     local clock = clocks[i]
     if clock[2] > 0 then
-      redis.call('HSET', KEYS[i], 't', string.format('%.17g', clock[1] + units), 'u', now)
+      -- Never set the clock back: a sidecar whose clock runs behind must not make the
+      -- next one drain the level twice.
+      local at = now
+      if clock[3] > at then at = clock[3] end
+      redis.call('HSET', KEYS[i], 't', string.format('%.17g', clock[1] + units), 'u', at)
     end
     redis.call('PEXPIRE', KEYS[i], ARGV[base + 8])
   end

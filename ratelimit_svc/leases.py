@@ -15,9 +15,10 @@ Adaptation. A cold subscription gets no lease (every request is an exact check);
 grows with the subscription's arrival rate at this sidecar, to about `horizon_ms` worth of
 its traffic, up to `max_lease`; near a limit check.lua shrinks it towards zero.
 
-Refusals are remembered until the moment Redis said the request would fit (`retry_ms`),
-so a flood is refused from memory too; a changed limit is a new rule, with no lease and no
-remembered refusal (envoyproxy/ratelimit #1077).
+Refusals are remembered until the moment Redis said the request would fit, or for
+`ttl_ms` if that is sooner (another sidecar may give units back meanwhile), so a flood is
+refused from memory and asks Redis a few times a second; a changed limit is a new rule, with
+no lease and no remembered refusal (envoyproxy/ratelimit #1077).
 """
 
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ class _View:
     seconds: int
     remaining: int
     reset_at_ms: int
+    # How much later the counter is whole again per unit taken (a sliding window's W/N;
+    # 0 for buckets, whose reset does not move).
+    unit_ms: float
 
 
 @dataclass(slots=True)
@@ -74,8 +78,10 @@ class RuleState:
         "inflight",
         "lease",
         "policy",
+        "quota_left",
         "rate",
         "refusal",
+        "retry_at_ms",
         "rule",
         "slot_count",
         "slot_start_ms",
@@ -86,9 +92,12 @@ class RuleState:
         self.lease: _Lease | None = None
         self.blocked_until_ms = 0
         self.blocked_cost = 0
+        self.retry_at_ms = 0  # when a remembered refusal's request would fit
         self.refusal = Refused(b"", None)
         self.policy = ""
         self.rate = 0.0  # arrivals per second at this sidecar, smoothed
+        # What Redis last said was left of the quota (for the local limits when it is down).
+        self.quota_left: int | None = None
         self.slot_start_ms = 0
         self.slot_count = 0
         # The meter's pending Redis check for this rule, if any: others wait for it.
@@ -154,7 +163,7 @@ class LeaseBook:
             refusal = state.refusal
             if refusal.retry_after is None:
                 return refusal
-            retry_after = max(1, ceil_seconds(state.blocked_until_ms - now_ms))
+            retry_after = max(1, ceil_seconds(state.retry_at_ms - now_ms))
             return Refused(refusal.body, retry_after, refusal.policy, refusal.state)
         lease = state.lease
         if lease is None or lease.units < cost or lease.expires_ms <= now_ms:
@@ -191,10 +200,14 @@ class LeaseBook:
                 r.counter.seconds,
                 r.remaining,
                 now_ms + r.reset_ms,
+                r.counter.seconds * 1000 / r.counter.limit if r.counter.paced else 0.0,
             )
             for r in readings
             if not r.counter.shadow
         )
+        for r in readings:
+            if r.counter.period is not None and not r.counter.shadow:
+                state.quota_left = r.remaining
         lease = _Lease(
             units=extra,
             expires_ms=now_ms + self._ttl_ms,
@@ -210,14 +223,21 @@ class LeaseBook:
         assert lease is not None
         return _admitted(state, lease, now_ms, tightest)
 
-    def refused(self, state: RuleState, cost: int, refusal: Refused, until_ms: int) -> None:
-        """Remember a refusal of `cost` units (or more) until `until_ms` (no Retry-After: for
-        as long as the rule lives, the cost exceeding the limit itself)."""
+    def refused(
+        self, state: RuleState, cost: int, refusal: Refused, until_ms: int, now_ms: int
+    ) -> None:
+        """Remember a refusal of `cost` units (or more) until `until_ms`, or `ttl_ms` from now
+        if sooner (no Retry-After: for as long as the rule lives, the cost exceeding the
+        limit itself)."""
         state.blocked_cost = cost
         state.refusal = refusal
         if not state.policy:
             state.policy = refusal.policy
-        state.blocked_until_ms = 2**62 if refusal.retry_after is None else until_ms
+        if refusal.retry_after is None:
+            state.blocked_until_ms = 2**62
+        else:
+            state.blocked_until_ms = min(until_ms, now_ms + self._ttl_ms)
+            state.retry_at_ms = until_ms
 
     def expired(self, now_ms: int) -> list[Release]:
         """Give back every lease past its time, and forget rules not seen for a while."""
@@ -258,10 +278,9 @@ class LeaseBook:
     @staticmethod
     def _roll_rate(state: RuleState, now_ms: int) -> None:
         elapsed = now_ms - state.slot_start_ms
-        observed = state.slot_count * 1000 / RATE_SLOT_MS
+        observed = state.slot_count * 1000 / elapsed
         if elapsed >= 2 * RATE_SLOT_MS:
-            observed = state.slot_count * 1000 / elapsed  # idle slots count as silence
-            state.rate = observed
+            state.rate = observed  # idle slots count as silence
         else:
             state.rate = 0.5 * state.rate + 0.5 * observed
         state.slot_start_ms = now_ms
@@ -281,15 +300,22 @@ def _admitted(state: RuleState, lease: _Lease, now_ms: int, tightest: bool) -> A
             view.limit,
             view.seconds,
             max(0, view.remaining - taken),
-            ceil_seconds(view.reset_at_ms - now_ms),
+            _reset_seconds(view, taken, now_ms),
         ),
+    )
+
+
+def _reset_seconds(view: _View, taken: int, now_ms: int) -> int:
+    """Seconds until the counter is whole again, the units taken from the lease included."""
+    return ceil_seconds(
+        min(view.seconds * 1000, int(view.reset_at_ms + taken * view.unit_ms) - now_ms)
     )
 
 
 def _state_header(lease: _Lease, now_ms: int) -> str:
     taken = lease.taken
     return ", ".join(
-        f'"{v.policy}";r={max(0, v.remaining - taken)};t={ceil_seconds(v.reset_at_ms - now_ms)}'
+        f'"{v.policy}";r={max(0, v.remaining - taken)};t={_reset_seconds(v, taken, now_ms)}'
         for v in lease.views
     )
 

@@ -1,31 +1,63 @@
 """Limits a sidecar enforces alone while Redis cannot be reached, on fail-open routes.
 
 Fail-open never means unlimited: each sidecar takes `1 / sidecars` of every enforced
-window (at least one call) and paces it with the same GCRA rule as Redis does, and of the
-quota it takes the same share of what Redis last said was left (or of the whole quota if
-it never heard). Pure: no I/O, the time is passed in. With `sidecars` set to the number of
-sidecars sharing the limits, the whole gateway admits at most the limit while Redis is down.
+window (at least one call, so a limit below the number of sidecars is exceeded by up to
+that number) and holds it with the same two rules as Redis does (the GCRA pace, and the
+bucketed cap of share + slack in any window; see windows.py); of the quota it takes the
+same share of what Redis last said was left (or of the whole quota if it never heard).
+Pure: no I/O, the time is passed in. With `sidecars` set to the number of sidecars sharing
+the limits, the whole gateway admits at most about the limit while Redis is down.
 """
 
 from dataclasses import dataclass
 
 from ratelimit_svc.counters import PreparedRule
-from ratelimit_svc.windows import GCRA_TOLERANCE_MS
+from ratelimit_svc.windows import GCRA_TOLERANCE_MS, bucket_count, slack
 
 
 @dataclass(slots=True)
 class _Level:
-    """One window's GCRA level, in units, at `updated_ms`."""
+    """One window's GCRA level, in units, at `updated_ms`, and its buckets (index -> hits)."""
 
     limit: int
     interval_ms: float
+    bucket_ms: int
+    span: int
+    cap: int
     level: float = 0.0
     updated_ms: int = 0
+    buckets: dict[int, int] | None = None
 
-    def room(self, now_ms: int) -> float:
+    @classmethod
+    def of(cls, limit: int, window_ms: int) -> "_Level":
+        bucket_ms = window_ms // bucket_count(window_ms)
+        span = window_ms // bucket_ms
+        cap = limit + slack(limit, window_ms, bucket_ms)
+        return cls(limit, window_ms / limit, bucket_ms, span, cap, buckets={})
+
+    def wait(self, cost: int, now_ms: int) -> float:
+        """0 when `cost` fits both rules now, else ms until it would (roughly, for the cap)."""
         drained = max(0.0, self.level - (now_ms - self.updated_ms) / self.interval_ms)
         self.level, self.updated_ms = drained, now_ms
-        return self.limit + GCRA_TOLERANCE_MS / self.interval_ms - drained
+        room = self.limit + GCRA_TOLERANCE_MS / self.interval_ms - drained
+        wait = max(0.0, (cost - room) * self.interval_ms)
+        buckets = self.buckets
+        assert buckets is not None
+        oldest = now_ms // self.bucket_ms - self.span
+        for index in [i for i in buckets if i < oldest]:
+            del buckets[index]
+        if sum(buckets.values()) + cost > self.cap:
+            # The oldest counted bucket leaving is the soonest the count can drop.
+            leaves = (min(buckets) + self.span + 1) * self.bucket_ms - now_ms
+            wait = max(wait, float(leaves))
+        return wait
+
+    def add(self, cost: int, now_ms: int) -> None:
+        self.level += cost
+        buckets = self.buckets
+        assert buckets is not None
+        current = now_ms // self.bucket_ms
+        buckets[current] = buckets.get(current, 0) + cost
 
 
 @dataclass(slots=True)
@@ -58,15 +90,13 @@ class LocalLimits:
         for level in budget.windows:
             if cost > level.limit:
                 return -1
-            room = level.room(now_ms)
-            if cost > room:
-                wait = max(wait, (cost - room) * level.interval_ms)
+            wait = max(wait, level.wait(cost, now_ms))
         if budget.quota_left is not None and cost > budget.quota_left:
             return -1
         if wait > 0:
             return int(wait) + 1
         for level in budget.windows:
-            level.level += cost
+            level.add(cost, now_ms)
         if budget.quota_left is not None:
             budget.quota_left -= cost
         return 0
@@ -82,7 +112,7 @@ class LocalLimits:
             if prepared.shadow:
                 continue
             limit = max(1, prepared.limit // share)
-            windows.append(_Level(limit, prepared.window.seconds * 1000 / limit))
+            windows.append(_Level.of(limit, prepared.window.seconds * 1000))
         left = None
         quota = rule.quota
         if quota is not None and not quota.shadow:

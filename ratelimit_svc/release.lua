@@ -25,11 +25,17 @@ for i = 1, #KEYS do
     local state = redis.call('HMGET', KEYS[i], 't', 'u')
     if state[1] then
       local level = tonumber(state[1]) - units
-      if state[2] and tonumber(state[2]) < now then
-        level = level - (now - tonumber(state[2])) / interval
+      local at = now
+      if state[2] then
+        local updated = tonumber(state[2])
+        if updated < now then
+          level = level - (now - updated) / interval
+        else
+          at = updated  -- never set the clock back
+        end
       end
       if level > 0 then
-        redis.call('HSET', KEYS[i], 't', string.format('%.17g', level), 'u', now)
+        redis.call('HSET', KEYS[i], 't', string.format('%.17g', level), 'u', at)
       else
         redis.call('HDEL', KEYS[i], 't', 'u')
       end

@@ -49,13 +49,6 @@ def test_one_sidecar_refuses_a_flood_after_the_burst_until_one_interval_passes()
     assert local.admit(rule, 1, T0 + wait) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="local limits pace with GCRA alone, without Redis's bucketed cap of N + slack: "
-    "a flood at one sidecar gets its share at once and its share again over the window "
-    "(10 in one second for a share of 5 per second, 199 in one hour for 100 per hour)",
-)
 @pytest.mark.parametrize(
     ("sidecars", "window"), [(2, TEN_PER_SECOND), (1, Window(100, 3600, unit="hour"))]
 )
