@@ -76,6 +76,8 @@ class Meter:
             registry=registry,
         )
         self._local_admitted = self.local_checks.labels("admitted")
+        # Top-ups in flight: the loop keeps only weak references to tasks.
+        self._top_ups: set[asyncio.Task[None]] = set()
         self._local_refused = self.local_checks.labels("refused")
 
     def rule_of(self, subscription_id: str) -> PreparedRule | None:
@@ -95,6 +97,8 @@ class Meter:
             if taken is not None:
                 if isinstance(taken, Admitted):
                     self.from_lease.inc()
+                    if book.needs_top_up(state):
+                        self._start_top_up(state)
                 else:
                     self._throttled(rule, now_ms)
                 return taken
@@ -150,6 +154,33 @@ class Meter:
         book.refused(state, cost, refused, now_ms + retry_ms, now_ms)
         self._throttled(rule, now_ms)
         return refused
+
+    def _start_top_up(self, state: RuleState) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        state.inflight = done
+        task = asyncio.get_running_loop().create_task(self._top_up(state, done))
+        self._top_ups.add(task)
+        task.add_done_callback(self._top_ups.discard)
+
+    async def _top_up(self, state: RuleState, done: asyncio.Future[None]) -> None:
+        """Reserve the next lease while this one still serves: no request waits for it."""
+        try:
+            book = self.book
+            now_ms = int(self._clock() * 1000)
+            extra = book.extra_wanted(state, 0)
+            counters, keys, args = plan_counters([(state.rule, 0)], now_ms, extra)
+            try:
+                result = await self._store.check(keys, args)
+            except StoreUnavailable:
+                return  # the lease runs out, and the next request applies the failure mode
+            if result.admitted:
+                readings = [Reading.of(c, result, i, now_ms) for i, c in enumerate(counters)]
+                late = book.topped_up(state, counters, readings, result.granted, now_ms)
+                if late is not None:
+                    await self._store.release([late])
+        finally:
+            state.inflight = None
+            done.set_result(None)
 
     def _count_locally(self, state: RuleState, cost: int, now_ms: int, error: Exception) -> Outcome:
         rule = state.rule

@@ -13,7 +13,9 @@ given back); and never more than half of what is left (a lease near a limit is 0
 
 Adaptation. A cold subscription gets no lease (every request is an exact check); a lease
 grows with the subscription's arrival rate at this sidecar, to about `horizon_ms` worth of
-its traffic, up to `max_lease`; near a limit check.lua shrinks it towards zero.
+its traffic, up to `max_lease`; near a limit check.lua shrinks it towards zero. A lease
+half used is topped up ahead of time (a reservation of no call of its own), so under
+steady traffic no request waits for Redis.
 
 Refusals are remembered until the moment Redis said the request would fit, or for
 `ttl_ms` if that is sooner (another sidecar may give units back meanwhile), so a flood is
@@ -66,7 +68,9 @@ class _Lease:
     release_keys: tuple[str, ...]
     release_args: tuple[str, ...]
     views: tuple[_View, ...]
-    taken: int = 0  # units admitted from this lease
+    taken: int = 0  # units admitted since `views` were read
+    # At or below this many units a top-up is asked for ahead of time (0: never).
+    low_water: int = 0
 
 
 class RuleState:
@@ -174,7 +178,8 @@ class LeaseBook:
 
     def extra_wanted(self, state: RuleState, cost: int) -> int:
         """Units to ask beyond `cost`: about `horizon_ms` of this rule's traffic here."""
-        wanted = int(state.rate * cost * self._horizon_ms / 1000)
+        # A top-up (cost 0) is sized as if for calls of one unit.
+        wanted = int(state.rate * max(cost, 1) * self._horizon_ms / 1000)
         return max(0, min(self._max_lease - cost, wanted))
 
     def take_back(self, state: RuleState) -> Release | None:
@@ -193,29 +198,53 @@ class LeaseBook:
         state.blocked_until_ms = 0
         if not state.policy:
             state.policy = policy_header(readings)
-        views = tuple(
-            _View(
-                r.counter.limit_of.policy,
-                r.counter.limit,
-                r.counter.seconds,
-                r.remaining,
-                now_ms + r.reset_ms,
-                r.counter.seconds * 1000 / r.counter.limit if r.counter.paced else 0.0,
-            )
-            for r in readings
-            if not r.counter.shadow
-        )
-        for r in readings:
-            if r.counter.period is not None and not r.counter.shadow:
-                state.quota_left = r.remaining
-        lease = _Lease(
+        state.lease = _Lease(
             units=extra,
             expires_ms=now_ms + self._ttl_ms,
             release_keys=tuple(c.limit_of.key for c in counters),
             release_args=_release_args(counters),
-            views=views,
+            views=_views(state, readings, now_ms, held=0),
+            low_water=extra // 2,
         )
-        state.lease = lease
+
+    def needs_top_up(self, state: RuleState) -> bool:
+        """Whether the lease is down to its low water (and no Redis call is pending)."""
+        lease = state.lease
+        return (
+            lease is not None
+            and state.inflight is None
+            and lease.low_water > 0
+            and lease.units <= lease.low_water
+        )
+
+    def topped_up(
+        self,
+        state: RuleState,
+        counters: list[Counter],
+        readings: list[Reading],
+        extra: int,
+        now_ms: int,
+    ) -> Release | None:
+        """Add what a reservation of no call of its own (hits 0) was granted to the lease.
+
+        Returns the units to give back at once when the lease ended meanwhile.
+        """
+        lease = state.lease
+        if lease is None:
+            if extra <= 0:
+                return None
+            return Release(extra, tuple(c.limit_of.key for c in counters), _release_args(counters))
+        if extra <= 0:
+            lease.low_water = 0  # nothing more to have: no more asking until it runs out
+            return None
+        held = lease.units
+        lease.units = held + extra
+        lease.taken = 0
+        lease.expires_ms = now_ms + self._ttl_ms
+        lease.release_args = _release_args(counters)
+        lease.views = _views(state, readings, now_ms, held=held)
+        lease.low_water = extra // 2
+        return None
 
     def admitted_headers(self, state: RuleState, now_ms: int, tightest: bool = False) -> Admitted:
         """The headers of the request admitted by the check that just granted the lease."""
@@ -303,6 +332,30 @@ def _admitted(state: RuleState, lease: _Lease, now_ms: int, tightest: bool) -> A
             _reset_seconds(view, taken, now_ms),
         ),
     )
+
+
+def _views(state: RuleState, readings: list[Reading], now_ms: int, held: int) -> tuple[_View, ...]:
+    """The enforced counters as the lease shows them. `held`: units this sidecar still holds
+    from an earlier grant, counted in Redis but still the client's to use."""
+    views = []
+    for r in readings:
+        counter = r.counter
+        if counter.shadow:
+            continue
+        unit_ms = counter.seconds * 1000 / counter.limit if counter.paced else 0.0
+        views.append(
+            _View(
+                counter.limit_of.policy,
+                counter.limit,
+                counter.seconds,
+                min(counter.limit, r.remaining + held),
+                max(now_ms, now_ms + r.reset_ms - int(held * unit_ms)),
+                unit_ms,
+            )
+        )
+        if counter.period is not None:
+            state.quota_left = r.remaining + held
+    return tuple(views)
 
 
 def _reset_seconds(view: _View, taken: int, now_ms: int) -> int:

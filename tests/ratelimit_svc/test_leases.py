@@ -453,3 +453,47 @@ def test_a_rule_with_only_shadow_limits_shows_no_tightest_limit() -> None:
     grant(book, state, 1, 4, T0)
     taken = book.take(state, 1, T0, tightest=True)
     assert taken == Admitted("", "", None)
+
+
+# Topping up ahead of time.
+
+
+def test_a_lease_half_used_asks_for_a_top_up_and_the_top_up_adds_to_it() -> None:
+    book = LeaseBook()
+    state = book.state(prepared(1000))
+    grant(book, state, 1, 20, T0)  # 20 units, low water 10
+    for _ in range(9):
+        assert isinstance(book.take(state, 1, T0), Admitted)
+    assert not book.needs_top_up(state)
+    assert isinstance(book.take(state, 1, T0), Admitted)
+    assert book.needs_top_up(state)  # 10 left
+    state.inflight = object()  # a Redis call pending: never two at once
+    assert not book.needs_top_up(state)
+    state.inflight = None
+
+    counters, _, _ = plan_counters([(state.rule, 0)], T0, 30)
+    # Redis counted 1 + 20 before; 979 fit now; 30 more are granted.
+    values = [1, 30]
+    for counter in counters:
+        values += [21, 0, counter.limit - 21, NOT_OVER, NOT_OVER, 0]
+    result = ScriptResult(values)
+    readings = [Reading.of(c, result, i, T0) for i, c in enumerate(counters)]
+    assert book.topped_up(state, counters, readings, 30, T0) is None
+    assert book.outstanding() == 40
+    # What the client sees: 979 that Redis has left, plus the 10 this sidecar still holds.
+    admitted = book.take(state, 1, T0)
+    assert isinstance(admitted, Admitted)
+    assert parse_state(admitted.state)["hour"][0] == 979 + 10 - 1
+
+
+def test_a_top_up_that_arrives_after_the_lease_ended_is_given_back() -> None:
+    book = LeaseBook()
+    state = book.state(prepared(1000))
+    counters, _, _ = plan_counters([(state.rule, 0)], T0, 30)
+    values = [1, 30]
+    for counter in counters:
+        values += [0, -1, counter.limit, NOT_OVER, NOT_OVER, 0]
+    result = ScriptResult(values)
+    readings = [Reading.of(c, result, i, T0) for i, c in enumerate(counters)]
+    release = book.topped_up(state, counters, readings, 30, T0)
+    assert release is not None and release.units == 30
