@@ -190,7 +190,12 @@ def _local_reply_config(gateway: GatewaySettings) -> hcm_pb2.LocalReplyConfig:
         _mapper(
             _flags_and_status(("UAEX",), COUNTERS_DOWN_HTTP_STATUS, ""),
             gateway.ratelimit_fail_closed_status,
-            RATE_LIMIT_UNAVAILABLE,
+            Problem(
+                RATE_LIMIT_UNAVAILABLE.slug,
+                gateway.ratelimit_fail_closed_status,
+                RATE_LIMIT_UNAVAILABLE.title,
+                RATE_LIMIT_UNAVAILABLE.detail,
+            ),
         )
     )
     return hcm_pb2.LocalReplyConfig(mappers=mappers)

@@ -8,6 +8,7 @@ import re2
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
+from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 
 from mgmt.compiler.compile import compile_snapshot
 from mgmt.compiler.inputs import ApiRow, ApiVersionRow, GatewaySettings, RouteRow, UpstreamRow
@@ -98,20 +99,32 @@ def test_ip_endpoints_use_eds_and_dns_names_resolve_in_the_cluster():
     assert len(_set(dns, type_urls.ENDPOINT).resources) == 0
 
 
-def test_routes_carry_their_identity_to_ext_authz():
+def test_routes_carry_their_identity_to_ext_authz_as_context_and_as_the_route_header():
     snap = compile_snapshot(demo_rows(), GATEWAY).snapshot
     config = _unpack(_set(snap, type_urls.ROUTE).resources[0], route_pb2.RouteConfiguration)
     route = config.virtual_hosts[0].routes[0]
     assert route.match.path_separated_prefix == "/demo"
     per_route = ext_authz_pb2.ExtAuthzPerRoute()
-    route.typed_per_filter_config["envoy.filters.http.ext_authz"].Unpack(per_route)
-    assert dict(per_route.check_settings.context_extensions) == {
+    assert route.typed_per_filter_config["envoy.filters.http.ext_authz"].Unpack(per_route)
+    expected = {
         "api": "1",
         "version": "1",
         "route": "1",
         "lifecycle": "published",
         "owner": "1",
+        "cost": "1",
+        "failure": "open",
     }
+    assert dict(per_route.check_settings.context_extensions) == expected
+    header = header_mutation_pb2.HeaderMutationPerRoute()
+    assert route.typed_per_filter_config["tollgate.route_identity"].Unpack(header)
+    (mutation,) = header.mutations.request_mutations
+    assert mutation.append.header.key == "x-tollgate-route"
+    assert mutation.append.header.value == (
+        '{"api":"1","cost":"1","failure":"open","lifecycle":"published",'
+        '"owner":"1","route":"1","version":"1"}'
+    )
+    assert list(route.request_headers_to_remove) == ["x-tollgate-route"]
 
 
 def _routes_by_host(rows):  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ import pytest
 from envoy.config.core.v3 import base_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
+from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 
 from mgmt.compiler.compile import compile_snapshot
 from mgmt.compiler.inputs import ApiRow, ApiVersionRow, GatewaySettings, RouteRow, Rows
@@ -23,6 +24,7 @@ GATEWAY = GatewaySettings(listen_port=10000)
 OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 APPEND = base_pb2.HeaderValueOption.APPEND_IF_EXISTS_OR_ADD
 EXT_AUTHZ = "envoy.filters.http.ext_authz"
+ROUTE_IDENTITY_FILTER = "tollgate.route_identity"
 
 DEPRECATED_AT = 1_761_955_200  # 2025-11-01T00:00:00Z
 SUNSET_AT = 1_793_491_200  # 2026-11-01T00:00:00Z
@@ -86,6 +88,16 @@ def ext_authz_of(route: Any) -> Any:
     return per_route
 
 
+def route_header_context(route: Any) -> dict[str, str]:
+    """The context the route header carries to ext_authz in HTTP mode."""
+    per_route = header_mutation_pb2.HeaderMutationPerRoute()
+    assert route.typed_per_filter_config[ROUTE_IDENTITY_FILTER].Unpack(per_route)
+    (mutation,) = per_route.mutations.request_mutations
+    assert mutation.append.header.key == "x-tollgate-route"
+    context: dict[str, str] = json.loads(mutation.append.header.value)
+    return context
+
+
 def expected_retired_body() -> str:
     return retired_problem(
         "Payments",
@@ -122,11 +134,15 @@ def test_deprecated_version_routes_send_deprecation_sunset_and_both_links():
     assert headers_to_add(routes["route.3"]) == []
 
 
-def test_deprecated_version_still_reaches_its_upstream_through_ext_authz_and_rate_limits():
+def test_deprecated_version_still_reaches_its_upstream_through_ext_authz_which_counts_it():
     route = by_name(compiled_routes(payments(DEPRECATED)))["route.1"]
     assert route.route.cluster == "upstream.demo"
-    assert len(route.route.rate_limits) == 1
-    assert not ext_authz_of(route).disabled
+    assert list(route.route.rate_limits) == []
+    per_route = ext_authz_of(route)
+    assert not per_route.disabled
+    context = per_route.check_settings.context_extensions
+    assert (context["cost"], context["failure"]) == ("1", "open")
+    assert route_header_context(route) == dict(context)
 
 
 def test_deprecated_version_hands_ext_authz_its_sunset_and_exact_410_body():
@@ -138,10 +154,15 @@ def test_deprecated_version_hands_ext_authz_its_sunset_and_exact_410_body():
         "route": "1",
         "lifecycle": "deprecated",
         "owner": "1",
+        "cost": "1",
+        "failure": "open",
         "sunset": str(SUNSET_AT),
         "retired_body": expected_retired_body(),
     }
+    # Over HTTP the same reaches ext_authz in the route header, the body's quotes intact.
+    assert route_header_context(routes["route.1"]) == context
     assert "sunset" not in ext_authz_of(routes["route.3"]).check_settings.context_extensions
+    assert "sunset" not in route_header_context(routes["route.3"])
 
 
 def test_deprecated_version_without_dates_or_successor_sends_only_what_it_has():

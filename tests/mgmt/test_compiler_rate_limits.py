@@ -1,27 +1,37 @@
-"""Rate limits in the compiled snapshot: per-subscription shards, two filters, route entries."""
+"""Rate limits in the compiled snapshot: per-subscription shards, and the one ext_authz
+decision that counts them (no rate-limit filter; each route hands over its cost and failure
+mode, as context extensions over gRPC and as the route header over HTTP)."""
 
 import dataclasses
 import json
 import random
 
 import pytest
+from envoy.config.accesslog.v3 import accesslog_pb2
+from envoy.config.common.mutation_rules.v3 import mutation_rules_pb2
+from envoy.config.core.v3 import base_pb2, config_source_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
 from envoy.config.route.v3 import route_pb2
-from envoy.extensions.filters.http.ratelimit.v3 import rate_limit_pb2
+from envoy.extensions.access_loggers.filters.cel.v3 import cel_pb2
+from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
+from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
+from envoy.type.matcher.v3 import string_pb2
 
+from extauthz.route_context import RouteContext, from_header
 from mgmt.compiler.compile import compile_snapshot
 from mgmt.compiler.inputs import GatewaySettings, PlanRow, RouteRow, SubscriptionRow
-from mgmt.compiler.listener import EXT_AUTHZ_FILTER
+from mgmt.compiler.listener import EXT_AUTHZ_FILTER, ROUTE_HEADER_FILTER, STRIP_ROUTE_HEADER_FILTER
+from mgmt.compiler.rate_limits import failure_mode, route_limits_context
 from mgmt.compiler.sidecar_resources import RATE_LIMIT_SHARDS, rate_limit_shards
 from protos.tollgate.v1 import resources_pb2
-from ratelimit_svc import descriptors
 from ratelimit_svc.problems import RATE_LIMIT_UNAVAILABLE
 from tests.mgmt.compiler_rows import demo_rows, random_rows, window
 from xds_server import type_urls
+from xds_server.snapshot import Snapshot
 
 pytestmark = pytest.mark.pure
 GATEWAY = GatewaySettings(listen_port=10000)
@@ -57,23 +67,6 @@ def _limits(snapshot) -> dict[int, resources_pb2.SubscriptionLimits]:  # type: i
 def _manager(snapshot) -> hcm_pb2.HttpConnectionManager:  # type: ignore[no-untyped-def]
     listener = _unpack(_set(snapshot, type_urls.LISTENER).resources[0].body, listener_pb2.Listener)
     return _unpack(listener.filter_chains[0].filters[0].typed_config, hcm_pb2.HttpConnectionManager)
-
-
-def _rate_limit_configs(snapshot) -> dict[str, rate_limit_pb2.RateLimit]:  # type: ignore[no-untyped-def]
-    return {
-        f.name: _unpack(f.typed_config, rate_limit_pb2.RateLimit)
-        for f in _manager(snapshot).http_filters
-        if f.name.startswith("tollgate.ratelimit.")
-    }
-
-
-def _route(rows, route_id=1) -> rc_pb2.Route:  # type: ignore[no-untyped-def]
-    config = _unpack(
-        _set(_compiled(rows), type_urls.ROUTE).resources[0].body, route_pb2.RouteConfiguration
-    )
-    return next(
-        r for vh in config.virtual_hosts for r in vh.routes if r.name == f"route.{route_id}"
-    )
 
 
 def _with_limits(plan: PlanRow, *subs: SubscriptionRow):  # type: ignore[no-untyped-def]
@@ -170,126 +163,391 @@ def test_a_subscription_with_no_limits_is_present_and_empty_meaning_unlimited():
     assert not limits[3].HasField("quota")
 
 
-def test_the_filters_run_ext_authz_then_fail_open_then_fail_closed_then_router():
-    names = [f.name for f in _manager(_compiled(demo_rows())).http_filters]
-    assert names == [
-        EXT_AUTHZ_FILTER,
-        "tollgate.ratelimit.fail_open",
-        "tollgate.ratelimit.fail_closed",
+def _filters(snapshot) -> dict[str, hcm_pb2.HttpFilter]:  # type: ignore[no-untyped-def]
+    return {f.name: f for f in _manager(snapshot).http_filters}
+
+
+def _ext_authz(gateway=GATEWAY) -> ext_authz_pb2.ExtAuthz:  # type: ignore[no-untyped-def]
+    config = _filters(_compiled(demo_rows(), gateway))[EXT_AUTHZ_FILTER].typed_config
+    return _unpack(config, ext_authz_pb2.ExtAuthz)
+
+
+def _exact_names(matcher: string_pb2.ListStringMatcher) -> list[str]:
+    """The header names a list matcher lets through; each must be an exact, case-kept match."""
+    assert all(p.WhichOneof("match_pattern") == "exact" for p in matcher.patterns)
+    assert not any(p.ignore_case for p in matcher.patterns)
+    return [p.exact for p in matcher.patterns]
+
+
+def _upstream_routes(snapshot) -> list[rc_pb2.Route]:  # type: ignore[no-untyped-def]
+    config = _unpack(
+        _set(snapshot, type_urls.ROUTE).resources[0].body, route_pb2.RouteConfiguration
+    )
+    return [r for vh in config.virtual_hosts for r in vh.routes if r.HasField("route")]
+
+
+def _context(route: rc_pb2.Route) -> dict[str, str]:
+    per_route = _unpack(
+        route.typed_per_filter_config[EXT_AUTHZ_FILTER], ext_authz_pb2.ExtAuthzPerRoute
+    )
+    assert not per_route.disabled
+    return dict(per_route.check_settings.context_extensions)
+
+
+def _route_header(route: rc_pb2.Route) -> mutation_rules_pb2.HeaderMutation:
+    per_route = _unpack(
+        route.typed_per_filter_config[ROUTE_HEADER_FILTER],
+        header_mutation_pb2.HeaderMutationPerRoute,
+    )
+    (mutation,) = per_route.mutations.request_mutations
+    assert not per_route.mutations.response_mutations
+    return mutation
+
+
+def _with_route(**change):  # type: ignore[no-untyped-def]
+    rows = demo_rows()
+    return dataclasses.replace(rows, routes=(dataclasses.replace(rows.routes[0], **change),))
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_the_listener_runs_route_identity_then_ext_authz_then_router_and_no_rate_limit_filter(
+    transport,
+):
+    gateway = dataclasses.replace(GATEWAY, authz_transport=transport)
+    filters = _manager(_compiled(demo_rows(), gateway)).http_filters
+
+    assert [f.name for f in filters] == [
+        "tollgate.route_identity.strip",
+        "tollgate.route_identity",
+        "envoy.filters.http.ext_authz",
         "envoy.filters.http.router",
+    ]
+    # Nothing left of Envoy's rate-limit filters, under any name: ext_authz does the counting.
+    assert not [f for f in filters if "ratelimit" in f.typed_config.type_url.lower()]
+    assert not [f for f in filters if "ratelimit" in f.name]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_no_compiled_route_carries_rate_limit_actions_for_envoy(seed):
+    snapshot = _compiled(random_rows(random.Random(seed)))
+    config = _unpack(
+        _set(snapshot, type_urls.ROUTE).resources[0].body, route_pb2.RouteConfiguration
+    )
+    for host in config.virtual_hosts:
+        assert list(host.rate_limits) == []
+        for route in host.routes:
+            assert list(route.route.rate_limits) == []
+
+
+def test_the_strip_filter_removes_the_clients_route_header_and_the_set_filter_only_acts_per_route():
+    filters = _filters(_compiled(demo_rows()))
+    strip = _unpack(
+        filters[STRIP_ROUTE_HEADER_FILTER].typed_config, header_mutation_pb2.HeaderMutation
+    )
+    route_identity = _unpack(
+        filters[ROUTE_HEADER_FILTER].typed_config, header_mutation_pb2.HeaderMutation
+    )
+
+    (removal,) = strip.mutations.request_mutations
+    assert (removal.WhichOneof("action"), removal.remove) == ("remove", "x-tollgate-route")
+    assert not strip.mutations.response_mutations
+    # Listener-wide the set filter does nothing: a route without its own config (a retired
+    # one, or no route at all) sends no route header.
+    assert route_identity == header_mutation_pb2.HeaderMutation()
+
+
+def test_ext_authz_defaults_to_envoys_http_mode_on_the_http_sidecar_cluster():
+    gateway = dataclasses.replace(GATEWAY, extauthz_timeout_ms=40)
+    config = _ext_authz(gateway)
+
+    assert config.WhichOneof("services") == "http_service"
+    assert config.http_service.server_uri.cluster == "tollgate_extauthz_http"
+    assert config.http_service.server_uri.timeout.ToMilliseconds() == 40
+    assert config.http_service.path_prefix == "/check"
+    assert config.transport_api_version == config_source_pb2.ApiVersion.V3
+    # ext_authz down or broken: the request is refused, never let through unchecked.
+    assert not config.failure_mode_allow
+    assert config.status_on_error.code == 503
+    assert _exact_names(config.allowed_headers) == [
+        "x-api-key",
+        "authorization",
+        "x-tollgate-route",
     ]
 
 
-def test_both_rate_limit_filters_call_the_sidecar_and_only_fail_closed_denies():
-    configs = _rate_limit_configs(_compiled(demo_rows()))
-    fail_open = configs["tollgate.ratelimit.fail_open"]
-    fail_closed = configs["tollgate.ratelimit.fail_closed"]
+def test_http_mode_sends_the_callers_identity_upstream_and_the_ratelimit_headers_to_the_client():
+    answer = _ext_authz().http_service.authorization_response
 
-    assert (fail_open.stage, fail_open.failure_mode_deny) == (0, False)
-    assert (fail_closed.stage, fail_closed.failure_mode_deny) == (1, True)
-    assert not fail_open.HasField("status_on_error")
-    assert fail_closed.status_on_error.code == 503
-    for config in configs.values():
-        assert config.domain == descriptors.DOMAIN == "tollgate"
-        assert config.timeout.ToMilliseconds() == 100
-        assert config.rate_limit_service.grpc_service.envoy_grpc.cluster_name == (
-            "tollgate_ratelimit"
-        )
-        assert config.rate_limit_service.transport_api_version == 2  # V3
-        assert config.enable_x_ratelimit_headers == rate_limit_pb2.RateLimit.OFF
-        assert config.disable_x_envoy_ratelimited_header
+    assert _exact_names(answer.allowed_upstream_headers) == [
+        "x-consumer-id",
+        "x-application-id",
+        "x-plan",
+    ]
+    assert _exact_names(answer.allowed_client_headers_on_success) == [
+        "ratelimit-policy",
+        "ratelimit",
+    ]
+    assert _exact_names(answer.dynamic_metadata_from_headers) == [
+        "x-tollgate-application-id",
+        "x-tollgate-subscription-id",
+        "x-tollgate-api-id",
+    ]
+    # A refusal is the sidecar's whole answer: problem type, Retry-After and RateLimit figures.
+    refused = _exact_names(answer.allowed_client_headers)
+    assert {"content-type", "www-authenticate", "retry-after", "ratelimit"} <= set(refused)
+    assert "x-consumer-id" not in refused
 
 
-def test_the_gateway_settings_reach_the_rate_limit_filters():
+def test_http_mode_adds_the_draft03_headers_only_when_the_setting_asks_for_them():
+    gateway = dataclasses.replace(GATEWAY, ratelimit_draft03_headers=True)
+    answer = _ext_authz(gateway).http_service.authorization_response
+
+    assert _exact_names(answer.allowed_client_headers_on_success) == [
+        "ratelimit-policy",
+        "ratelimit",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ]
+    default = _ext_authz().http_service.authorization_response
+    assert not [
+        name
+        for name in _exact_names(default.allowed_client_headers_on_success)
+        if name.startswith("x-")
+    ]
+
+
+def test_grpc_mode_calls_the_grpc_sidecar_with_only_the_credential_headers():
     gateway = dataclasses.replace(
-        GATEWAY,
-        ratelimit_cluster="rls",
-        ratelimit_timeout_ms=1500,
-        ratelimit_fail_closed_status=500,
-        ratelimit_draft03_headers=True,
+        GATEWAY, authz_transport="grpc", extauthz_cluster="authz", extauthz_timeout_ms=120
     )
-    configs = _rate_limit_configs(_compiled(demo_rows(), gateway))
-    assert configs["tollgate.ratelimit.fail_closed"].status_on_error.code == 500
-    for config in configs.values():
-        assert config.timeout.ToMilliseconds() == 1500
-        assert config.rate_limit_service.grpc_service.envoy_grpc.cluster_name == "rls"
-        assert config.enable_x_ratelimit_headers == rate_limit_pb2.RateLimit.DRAFT_VERSION_03
+    config = _ext_authz(gateway)
+
+    assert config.WhichOneof("services") == "grpc_service"
+    assert config.grpc_service.envoy_grpc.cluster_name == "authz"
+    assert config.grpc_service.timeout.ToMilliseconds() == 120
+    assert config.transport_api_version == config_source_pb2.ApiVersion.V3
+    assert not config.failure_mode_allow
+    assert config.status_on_error.code == 503
+    # The route's identity arrives as context extensions: the header is not forwarded.
+    assert _exact_names(config.allowed_headers) == ["x-api-key", "authorization"]
+
+
+@pytest.mark.parametrize(("failure", "expected"), [("open", "open"), ("closed", "closed")])
+def test_each_route_hands_ext_authz_its_cost_and_failure_mode(failure, expected):
+    (route,) = _upstream_routes(_compiled(_with_route(cost=25, rate_limit_failure=failure)))
+    context = _context(route)
+    assert (context["cost"], context["failure"]) == ("25", expected)
+
+
+@pytest.mark.parametrize("written", ["closed", "", "Open", "OPEN", "maybe", "open "])
+def test_a_route_is_fail_closed_unless_it_says_exactly_open(written):
+    route = dataclasses.replace(demo_rows().routes[0], rate_limit_failure=written)
+    assert failure_mode(route) == "closed"
+    assert route_limits_context(route, GATEWAY)["failure"] == "closed"
+    assert failure_mode(dataclasses.replace(route, rate_limit_failure="open")) == "open"
+
+
+def test_the_fail_closed_status_reaches_the_route_context_only_when_it_is_not_503():
+    (default,) = _upstream_routes(_compiled(demo_rows()))
+    gateway = dataclasses.replace(GATEWAY, ratelimit_fail_closed_status=500)
+    (custom,) = _upstream_routes(_compiled(demo_rows(), gateway))
+
+    assert "closed_status" not in _context(default)
+    assert _context(custom)["closed_status"] == "500"
+
+
+def _random_upstream_routes(seeds: range) -> list[rc_pb2.Route]:
+    """Upstream routes of random catalogs, each compiled with random fail-closed settings."""
+    routes = []
+    for seed in seeds:
+        rng = random.Random(seed)
+        gateway = GatewaySettings(
+            ratelimit_fail_closed_status=rng.choice([503, 500]),
+            ratelimit_draft03_headers=rng.random() < 0.5,
+        )
+        routes += _upstream_routes(_compiled(random_rows(rng), gateway))
+    return routes
+
+
+def test_every_routes_header_carries_its_context_extensions_as_compact_sorted_json():
+    routes = _random_upstream_routes(range(30))
+    contexts = [_context(route) for route in routes]
+    # The sample covers every optional part of a context, sunset body (quotes and all) too.
+    for key in ("sunset", "retired_body", "closed_status", "headers"):
+        assert any(key in context for context in contexts), key
+
+    for route, context in zip(routes, contexts, strict=True):
+        mutation = _route_header(route)
+        header = mutation.append.header
+
+        assert mutation.WhichOneof("action") == "append"
+        # Overwrite: a second copy (had one slipped past the strip filter) is replaced.
+        assert (
+            mutation.append.append_action == base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+        )
+        assert header.key == "x-tollgate-route"
+        assert header.value == json.dumps(context, separators=(",", ":"), sort_keys=True)
+        assert json.loads(header.value) == context
+        assert {"api", "version", "route", "lifecycle", "owner", "cost", "failure"} <= set(context)
+
+
+def test_the_draft03_setting_reaches_the_route_context_only_when_it_is_on():
+    (default,) = _upstream_routes(_compiled(demo_rows()))
+    gateway = dataclasses.replace(GATEWAY, ratelimit_draft03_headers=True)
+    (draft03,) = _upstream_routes(_compiled(demo_rows(), gateway))
+
+    assert "headers" not in _context(default)
+    assert _context(draft03)["headers"] == "draft03"
+
+
+def test_the_compiled_route_identity_reads_back_as_the_sidecars_route_context():
+    gateway = dataclasses.replace(
+        GATEWAY, ratelimit_fail_closed_status=500, ratelimit_draft03_headers=True
+    )
+    rows = _with_route(cost=25, rate_limit_failure="closed")
+    (route,) = _upstream_routes(_compiled(rows, gateway))
+
+    from_extensions = RouteContext.of(_context(route))
+    assert from_extensions is not None
+    assert from_header(_route_header(route).append.header.value) == from_extensions
+    assert (from_extensions.api, from_extensions.version, from_extensions.route) == ("1", "1", "1")
+    assert (from_extensions.lifecycle, from_extensions.owner) == ("published", "1")
+    assert (from_extensions.cost, from_extensions.fail_closed) == (25, True)
+    assert (from_extensions.closed_status, from_extensions.draft03) == (500, True)
+
+
+def test_a_route_with_default_settings_reads_back_fail_open_costing_1_at_503_without_draft03():
+    (route,) = _upstream_routes(_compiled(demo_rows()))
+    context = from_header(_route_header(route).append.header.value)
+    assert context is not None
+    assert (context.cost, context.fail_closed, context.closed_status, context.draft03) == (
+        1,
+        False,
+        503,
+        False,
+    )
+
+
+def test_the_route_header_is_removed_before_the_request_goes_upstream():
+    routes = _random_upstream_routes(range(30))
+    assert len(routes) > 50
+    for route in routes:
+        assert list(route.request_headers_to_remove) == ["x-tollgate-route"]
+
+
+def test_retired_routes_keep_ext_authz_disabled_and_set_no_route_header():
+    rows = demo_rows()
+    retired = dataclasses.replace(rows.versions[0], lifecycle="retired", path_prefix="/v1")
+    snapshot = _compiled(dataclasses.replace(rows, versions=(retired,)))
+    config = _unpack(
+        _set(snapshot, type_urls.ROUTE).resources[0].body, route_pb2.RouteConfiguration
+    )
+    routes = [r for vh in config.virtual_hosts for r in vh.routes]
+
+    assert {r.name for r in routes} == {"route.1", "version.1.retired"}
+    for route in routes:
+        assert route.direct_response.status == 410
+        per_route = _unpack(
+            route.typed_per_filter_config[EXT_AUTHZ_FILTER], ext_authz_pb2.ExtAuthzPerRoute
+        )
+        assert per_route.disabled
+        assert ROUTE_HEADER_FILTER not in route.typed_per_filter_config
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_http_and_grpc_snapshots_both_pass_the_consistency_checks_and_differ_only_in_the_listener(
+    seed,
+):
+    rows = random_rows(random.Random(seed))
+    by_transport = {}
+    for transport in ("http", "grpc"):
+        compiled = compile_snapshot(rows, dataclasses.replace(GATEWAY, authz_transport=transport))
+        assert compiled.errors == ()
+        assert compiled.snapshot is not None
+        assert Snapshot.from_proto(compiled.snapshot).consistency_errors() == []
+        by_transport[transport] = compiled.snapshot
+
+    http, grpc = by_transport["http"], by_transport["grpc"]
+    changed = {s.type_url for s in http.sets if s.version != _set(grpc, s.type_url).version}
+    assert changed == {type_urls.LISTENER}
 
 
 def _mappers(gateway=GATEWAY) -> list[hcm_pb2.ResponseMapper]:  # type: ignore[no-untyped-def]
     return list(_manager(_compiled(demo_rows(), gateway)).local_reply_config.mappers)
 
 
+def _parts(mapper: hcm_pb2.ResponseMapper) -> dict[str, accesslog_pb2.AccessLogFilter]:
+    parts = {f.WhichOneof("filter_specifier"): f for f in mapper.filter.and_filter.filters}
+    assert len(parts) == len(mapper.filter.and_filter.filters)
+    return parts
+
+
 def _flags_and_status(mapper: hcm_pb2.ResponseMapper) -> tuple[set[str], int]:
-    flag_filter, status_filter = mapper.filter.and_filter.filters
+    parts = _parts(mapper)
     return (
-        set(flag_filter.response_flag_filter.flags),
-        status_filter.status_code_filter.comparison.value.default_value,
+        set(parts["response_flag_filter"].response_flag_filter.flags),
+        parts["status_code_filter"].status_code_filter.comparison.value.default_value,
     )
 
 
-@pytest.mark.parametrize("status", [503, 500])
-def test_a_fail_closed_error_reply_gets_the_rate_limit_problem_at_the_configured_status(status):
-    gateway = dataclasses.replace(GATEWAY, ratelimit_fail_closed_status=status)
-    (mapper,) = [m for m in _mappers(gateway) if "RLSE" in _flags_and_status(m)[0]]
+def _code_details(mapper: hcm_pb2.ResponseMapper) -> str:
+    """The CEL expression a mapper also requires, "" for none."""
+    extension = _parts(mapper).get("extension_filter")
+    if extension is None:
+        return ""
+    return _unpack(extension.extension_filter.typed_config, cel_pb2.ExpressionFilter).expression
 
-    assert _flags_and_status(mapper) == ({"RLSE"}, status)
-    assert mapper.status_code.value == status
-    assert mapper.body_format_override.content_type == "application/problem+json"
-    body = json.loads(mapper.body_format_override.text_format_source.inline_string)
-    assert body == {
-        "type": RATE_LIMIT_UNAVAILABLE.type,
-        "title": "Rate limiting unavailable",
-        "status": status,
-        "detail": RATE_LIMIT_UNAVAILABLE.detail,
-    }
+
+def _counters_down_mapper(gateway=GATEWAY) -> hcm_pb2.ResponseMapper:  # type: ignore[no-untyped-def]
+    (mapper,) = [m for m in _mappers(gateway) if _flags_and_status(m) == ({"UAEX"}, 424)]
+    return mapper
 
 
 def test_no_local_reply_mapper_touches_a_429_which_carries_the_sidecars_own_body():
-    for mapper in _mappers():
+    mappers = _mappers()
+    assert mappers
+    for mapper in mappers:
         flags, status = _flags_and_status(mapper)
         assert status != 429
         assert mapper.status_code.value != 429
         assert "RL" not in flags
 
 
-def test_a_route_has_one_rate_limit_entry_built_from_what_ext_authz_learnt():
-    (entry,) = _route(demo_rows()).route.rate_limits
+def test_only_envoys_own_ext_authz_failure_is_answered_as_the_sidecar_being_unavailable():
+    (mapper,) = [m for m in _mappers() if _flags_and_status(m) == ({"UAEX"}, 503)]
 
-    assert entry.stage.value == 0
-    assert not entry.HasField("hits_addend")
-    assert len(entry.actions) == 3  # no cost entry: one call counts once
-    subscription, application, route = entry.actions
-    for action, key, field in (
-        (subscription, "subscription", "subscription_id"),
-        (application, "application", "application_id"),
-    ):
-        assert action.metadata.descriptor_key == key
-        assert action.metadata.source == rc_pb2.RateLimit.Action.MetaData.DYNAMIC
-        assert action.metadata.metadata_key.key == EXT_AUTHZ_FILTER
-        assert [p.key for p in action.metadata.metadata_key.path] == [field]
-    assert (route.generic_key.descriptor_key, route.generic_key.descriptor_value) == ("route", "1")
+    # The sidecar's own 503s (a fail-closed route over gRPC) are UAEX too and keep their body.
+    assert _code_details(mapper) == "response.code_details == 'ext_authz_error'"
+    assert mapper.status_code.value == 503
+    body = json.loads(mapper.body_format_override.text_format_source.inline_string)
+    assert body["type"] == "https://tollgate.dev/problems/authorization-unavailable"
 
 
-def test_a_fail_closed_expensive_route_is_counted_at_stage_1_with_its_cost():
-    rows = demo_rows()
-    rows = dataclasses.replace(
-        rows,
-        routes=(dataclasses.replace(rows.routes[0], cost=25, rate_limit_failure="closed"),),
+@pytest.mark.parametrize("status", [503, 500])
+def test_counters_down_over_http_is_answered_at_the_configured_status_with_the_rate_limit_problem(
+    status,
+):
+    gateway = dataclasses.replace(GATEWAY, ratelimit_fail_closed_status=status)
+    mapper = _counters_down_mapper(gateway)
+
+    # The sidecar says "counters down" with 424: Envoy would take any 5xx for its own failure.
+    assert _code_details(mapper) == ""
+    assert mapper.status_code.value == status
+    assert mapper.body_format_override.content_type == "application/problem+json"
+    body = json.loads(mapper.body_format_override.text_format_source.inline_string)
+    assert (body["type"], body["title"], body["detail"]) == (
+        RATE_LIMIT_UNAVAILABLE.type,
+        "Rate limiting unavailable",
+        RATE_LIMIT_UNAVAILABLE.detail,
     )
-    (entry,) = _route(rows).route.rate_limits
-    assert entry.stage.value == 1
-    cost = entry.actions[-1].generic_key
-    assert (cost.descriptor_key, cost.descriptor_value) == ("cost", "25")
 
 
-def test_the_descriptor_vocabulary_is_the_one_ext_authz_writes_under():
-    assert descriptors.METADATA_NAMESPACE == EXT_AUTHZ_FILTER
-    assert (descriptors.SUBSCRIPTION_KEY, descriptors.APPLICATION_KEY, descriptors.ROUTE_KEY) == (
-        "subscription",
-        "application",
-        "route",
-    )
+def test_the_counters_down_problem_body_states_the_status_it_is_answered_with():
+    gateway = dataclasses.replace(GATEWAY, ratelimit_fail_closed_status=500)
+    mapper = _counters_down_mapper(gateway)
+    body = json.loads(mapper.body_format_override.text_format_source.inline_string)
+    assert body["status"] == mapper.status_code.value == 500
 
 
 def test_a_limit_change_changes_only_the_rate_limit_version():
@@ -382,3 +640,11 @@ def test_a_bad_override_is_refused_naming_the_subscription():
 def test_a_fail_closed_status_that_is_not_an_envoy_5xx_is_refused(status):
     gateway = dataclasses.replace(GATEWAY, ratelimit_fail_closed_status=status)
     assert f"TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS {status}" in _refusals(demo_rows(), gateway)
+
+
+@pytest.mark.parametrize("transport", ["websocket", "HTTP", ""])
+def test_an_authz_transport_other_than_http_or_grpc_is_refused(transport):
+    gateway = dataclasses.replace(GATEWAY, authz_transport=transport)
+    assert f"TOLLGATE_AUTHZ_TRANSPORT {transport!r} is not http or grpc" in _refusals(
+        demo_rows(), gateway
+    )

@@ -1,9 +1,14 @@
 """Limits edited in admin reach the published snapshot; refused ones save and publish nothing."""
 
+import json
+
 import pytest
 from django.urls import reverse
 from envoy.config.route.v3 import route_pb2
+from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
+from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 
+from mgmt.compiler.listener import EXT_AUTHZ_FILTER, ROUTE_HEADER_FILTER
 from mgmt.gateway.models import PlanRateLimit, Snapshot, Subscription, SubscriptionRateLimit
 from protos.tollgate.v1 import resources_pb2, snapshot_pb2
 from tests.mgmt import factories
@@ -183,5 +188,12 @@ def test_route_cost_and_failure_mode_edited_in_admin_reach_the_route(admin_clien
     config = route_pb2.RouteConfiguration()
     assert routes.resources[0].body.Unpack(config)
     (compiled,) = [r for vh in config.virtual_hosts for r in vh.routes]
-    (entry,) = compiled.route.rate_limits
-    assert (entry.stage.value, entry.actions[-1].generic_key.descriptor_value) == (1, "7")
+    per_route = ext_authz_pb2.ExtAuthzPerRoute()
+    assert compiled.typed_per_filter_config[EXT_AUTHZ_FILTER].Unpack(per_route)
+    context = dict(per_route.check_settings.context_extensions)
+    assert (context["cost"], context["failure"], context["route"]) == ("7", "closed", str(route.pk))
+    # The HTTP transport's route header says the same.
+    header = header_mutation_pb2.HeaderMutationPerRoute()
+    assert compiled.typed_per_filter_config[ROUTE_HEADER_FILTER].Unpack(header)
+    (mutation,) = header.mutations.request_mutations
+    assert json.loads(mutation.append.header.value) == context

@@ -1,15 +1,19 @@
-"""The compiler's rate-limit rows as read from the database: complete, and in constant queries."""
+"""The compiler's rate-limit rows as read from the database (complete, in constant queries),
+and the gateway settings read from Django's."""
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from mgmt.compiler.inputs import WindowRow
+from mgmt.compiler.inputs import GatewaySettings, WindowRow
 from mgmt.gateway import selectors
 from mgmt.gateway.models import Plan, Subscription
 from tests.mgmt import factories
@@ -92,27 +96,71 @@ def test_reading_limits_takes_the_same_queries_for_2_or_20_subscriptions():
     assert _queries_for_current_rows() == few
 
 
-def test_gateway_settings_read_the_rate_limit_settings(settings):
-    settings.TOLLGATE_RATELIMIT_TIMEOUT_MS = 40
+def test_gateway_settings_read_the_transport_and_rate_limit_settings(settings):
+    settings.TOLLGATE_AUTHZ_TRANSPORT = "grpc"
+    settings.TOLLGATE_EXTAUTHZ_TIMEOUT_MS = 40
     settings.TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS = 500
     settings.TOLLGATE_RATELIMIT_DRAFT03_HEADERS = True
 
     gateway = selectors.gateway_settings()
 
-    assert gateway.ratelimit_timeout_ms == 40
+    assert gateway.authz_transport == "grpc"
+    assert gateway.extauthz_timeout_ms == 40
     assert gateway.ratelimit_fail_closed_status == 500
     assert gateway.ratelimit_draft03_headers is True
-    assert gateway.ratelimit_cluster == "tollgate_ratelimit"
+
+
+def _settings_in_a_fresh_process(env: dict[str, str]) -> dict[str, Any]:
+    script = (
+        "import json, mgmt.settings as s; print(json.dumps({"
+        "'transport': s.TOLLGATE_AUTHZ_TRANSPORT, "
+        "'ratelimit_timeout': hasattr(s, 'TOLLGATE_RATELIMIT_TIMEOUT_MS')}))"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "TOLLGATE_AUTHZ_TRANSPORT"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded: dict[str, Any] = json.loads(result.stdout)
+    return loaded
+
+
+def test_the_gateway_calls_ext_authz_over_http_unless_told_otherwise():
+    assert _settings_in_a_fresh_process({})["transport"] == "http"
+    default = GatewaySettings()
+    assert (default.authz_transport, default.extauthz_http_cluster) == (
+        "http",
+        "tollgate_extauthz_http",
+    )
+
+
+def test_no_rate_limit_filter_setting_is_left_for_the_gateway():
+    assert {f.name for f in dataclasses.fields(GatewaySettings)}.isdisjoint(
+        {"ratelimit_cluster", "ratelimit_timeout_ms"}
+    )
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_both_authz_transports_are_accepted_and_the_old_rls_timeout_is_ignored(transport):
+    loaded = _settings_in_a_fresh_process(
+        {"TOLLGATE_AUTHZ_TRANSPORT": transport, "TOLLGATE_RATELIMIT_TIMEOUT_MS": "0"}
+    )
+    assert loaded == {"transport": transport, "ratelimit_timeout": False}
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
     [
         ("TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS", "429"),
-        ("TOLLGATE_RATELIMIT_TIMEOUT_MS", "0"),
+        ("TOLLGATE_AUTHZ_TRANSPORT", "websocket"),
+        ("TOLLGATE_AUTHZ_TRANSPORT", "HTTP"),
+        ("TOLLGATE_AUTHZ_TRANSPORT", ""),
     ],
 )
-def test_a_bad_rate_limit_setting_stops_django_from_starting(name, value):
+def test_a_bad_gateway_setting_stops_django_from_starting(name, value):
     result = subprocess.run(
         [sys.executable, "-c", "import mgmt.settings"],
         env={**os.environ, name: value},
