@@ -29,7 +29,7 @@ from typing import Final
 from ratelimit_svc.counters import Counter, PreparedRule
 from ratelimit_svc.verdicts import Reading, ceil_seconds, policy_header
 
-MAX_LEASE: Final = 64
+MAX_LEASE: Final = 256
 LEASE_TTL_MS: Final = 250
 # A lease aims at this much of the subscription's traffic at this sidecar.
 HORIZON_MS: Final = 100

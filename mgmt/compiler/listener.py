@@ -207,7 +207,8 @@ def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
         codec_type=hcm_pb2.HttpConnectionManager.AUTO,
         rds=hcm_pb2.Rds(config_source=ADS_CONFIG_SOURCE, route_config_name=ROUTE_CONFIG_NAME),
         http_filters=[
-            *route_header_filters(),
+            # gRPC mode carries the route's identity as context extensions instead.
+            *(route_header_filters() if gateway.authz_transport != GRPC_TRANSPORT else []),
             ext_authz_filter(gateway),
             hcm_pb2.HttpFilter(
                 name="envoy.filters.http.router", typed_config=_packed(router_pb2.Router())

@@ -3,7 +3,7 @@
 Envoy does all matching; each route hands ext_authz its identity (API, version, route,
 lifecycle, owner, cost, failure mode), so the one decision never re-matches a path: as
 context extensions for gRPC, as the route header for HTTP (set by a header-mutation filter
-per route, and removed again before the request goes upstream). A deprecated version's
+per route); the route header is removed before any request goes upstream. A deprecated version's
 routes also hand over its sunset and 410 body, so ext_authz retires it on the second; a
 retired version's routes answer 410 themselves (see lifecycle_routes).
 """
@@ -35,7 +35,12 @@ from mgmt.compiler.lifecycle_routes import (
     version_selectors,
     with_header,
 )
-from mgmt.compiler.listener import EXT_AUTHZ_FILTER, ROUTE_CONFIG_NAME, ROUTE_HEADER_FILTER
+from mgmt.compiler.listener import (
+    EXT_AUTHZ_FILTER,
+    GRPC_TRANSPORT,
+    ROUTE_CONFIG_NAME,
+    ROUTE_HEADER_FILTER,
+)
 from mgmt.compiler.paths import full_prefix
 from mgmt.compiler.rate_limits import route_limits_context
 from mgmt.compiler.re2_check import strip_anchors
@@ -99,11 +104,14 @@ def _packed(message: Message) -> any_pb2.Any:
     return packed
 
 
-def _identity_configs(context: dict[str, str]) -> dict[str, any_pb2.Any]:
-    """Both transports' per-route identity: context extensions, and the route header."""
-    per_route = ext_authz_pb2.ExtAuthzPerRoute(
-        check_settings=ext_authz_pb2.CheckSettings(context_extensions=context)
-    )
+def _identity_configs(context: dict[str, str], transport: str) -> dict[str, any_pb2.Any]:
+    """The route's identity for the transport the listener uses, and only that one: Envoy
+    copies a route's context extensions into every Check it builds, even in HTTP mode."""
+    if transport == GRPC_TRANSPORT:
+        per_route = ext_authz_pb2.ExtAuthzPerRoute(
+            check_settings=ext_authz_pb2.CheckSettings(context_extensions=context)
+        )
+        return {EXT_AUTHZ_FILTER: _packed(per_route)}
     header = header_mutation_pb2.HeaderMutationPerRoute(
         mutations=header_mutation_pb2.Mutations(
             request_mutations=[
@@ -116,7 +124,7 @@ def _identity_configs(context: dict[str, str]) -> dict[str, any_pb2.Any]:
             ]
         )
     )
-    return {EXT_AUTHZ_FILTER: _packed(per_route), ROUTE_HEADER_FILTER: _packed(header)}
+    return {ROUTE_HEADER_FILTER: _packed(header)}
 
 
 def _upstream_route(
@@ -135,7 +143,9 @@ def _upstream_route(
         # The route header is for ext_authz only: it never reaches the upstream.
         request_headers_to_remove=[ROUTE_HEADER],
         response_headers_to_add=deprecation_headers(served),
-        typed_per_filter_config=_identity_configs(route_context(served, route, gateway)),
+        typed_per_filter_config=_identity_configs(
+            route_context(served, route, gateway), gateway.authz_transport
+        ),
     )
 
 
