@@ -222,9 +222,12 @@ class Meter:
         """Give back expired leases, for as long as the sidecar runs."""
         while True:
             await asyncio.sleep(interval)
-            releases = self.book.expired(int(self._clock() * 1000))
-            if releases:
-                await self._store.release(releases)
+            try:
+                releases = self.book.expired(int(self._clock() * 1000))
+                if releases:
+                    await self._store.release(releases)
+            except Exception as error:  # a bug: the sweeper must outlive it, or leases linger
+                log.exception("lease sweep failed: %s", type(error).__name__)
 
 
 def rate_limit_headers(outcome: Admitted | Refused) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ import random
 import pytest
 import re2
 from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.route.v3 import route_components_pb2 as rc_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
 from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
@@ -16,6 +17,7 @@ from mgmt.compiler.re2_check import strip_anchors
 from mgmt.compiler.routes import route_match
 from protos.tollgate.v1 import resources_pb2
 from tests.mgmt.compiler_rows import demo_rows, random_rows
+from tests.mgmt.route_identity import route_identity
 from xds_server import type_urls
 from xds_server.snapshot import Snapshot
 
@@ -99,23 +101,29 @@ def test_ip_endpoints_use_eds_and_dns_names_resolve_in_the_cluster():
     assert len(_set(dns, type_urls.ENDPOINT).resources) == 0
 
 
-def test_routes_carry_their_identity_to_ext_authz_as_context_and_as_the_route_header():
-    snap = compile_snapshot(demo_rows(), GATEWAY).snapshot
+DEMO_IDENTITY = {
+    "api": "1",
+    "version": "1",
+    "route": "1",
+    "lifecycle": "published",
+    "owner": "1",
+    "cost": "1",
+    "failure": "open",
+}
+
+
+def _demo_route(gateway: GatewaySettings = GATEWAY) -> rc_pb2.Route:
+    snap = compile_snapshot(demo_rows(), gateway).snapshot
     config = _unpack(_set(snap, type_urls.ROUTE).resources[0], route_pb2.RouteConfiguration)
-    route = config.virtual_hosts[0].routes[0]
+    (route,) = config.virtual_hosts[0].routes
+    return route
+
+
+def test_routes_carry_their_identity_to_ext_authz_in_the_route_header_by_default():
+    route = _demo_route()
     assert route.match.path_separated_prefix == "/demo"
-    per_route = ext_authz_pb2.ExtAuthzPerRoute()
-    assert route.typed_per_filter_config["envoy.filters.http.ext_authz"].Unpack(per_route)
-    expected = {
-        "api": "1",
-        "version": "1",
-        "route": "1",
-        "lifecycle": "published",
-        "owner": "1",
-        "cost": "1",
-        "failure": "open",
-    }
-    assert dict(per_route.check_settings.context_extensions) == expected
+    # HTTP mode: the route header only, no context extensions Envoy would copy into each Check.
+    assert set(route.typed_per_filter_config) == {"tollgate.route_identity"}
     header = header_mutation_pb2.HeaderMutationPerRoute()
     assert route.typed_per_filter_config["tollgate.route_identity"].Unpack(header)
     (mutation,) = header.mutations.request_mutations
@@ -124,6 +132,18 @@ def test_routes_carry_their_identity_to_ext_authz_as_context_and_as_the_route_he
         '{"api":"1","cost":"1","failure":"open","lifecycle":"published",'
         '"owner":"1","route":"1","version":"1"}'
     )
+    assert route_identity(route) == DEMO_IDENTITY
+    assert list(route.request_headers_to_remove) == ["x-tollgate-route"]
+
+
+def test_routes_carry_their_identity_to_ext_authz_as_context_extensions_over_grpc():
+    route = _demo_route(dataclasses.replace(GATEWAY, authz_transport="grpc"))
+    assert set(route.typed_per_filter_config) == {"envoy.filters.http.ext_authz"}
+    per_route = ext_authz_pb2.ExtAuthzPerRoute()
+    assert route.typed_per_filter_config["envoy.filters.http.ext_authz"].Unpack(per_route)
+    assert not per_route.disabled
+    assert dict(per_route.check_settings.context_extensions) == DEMO_IDENTITY
+    # No strip filter in this mode: a client's copy of the header is still never sent upstream.
     assert list(route.request_headers_to_remove) == ["x-tollgate-route"]
 
 

@@ -10,13 +10,13 @@ import pytest
 from envoy.config.core.v3 import base_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
-from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 
 from mgmt.compiler.compile import compile_snapshot
 from mgmt.compiler.inputs import ApiRow, ApiVersionRow, GatewaySettings, RouteRow, Rows
 from mgmt.compiler.lifecycle import Successor, retired_problem, successor_of
 from protos.tollgate.v1 import resources_pb2
 from tests.mgmt.compiler_rows import demo_rows, random_rows
+from tests.mgmt.route_identity import route_identity
 from xds_server import type_urls
 
 pytestmark = pytest.mark.pure
@@ -88,14 +88,10 @@ def ext_authz_of(route: Any) -> Any:
     return per_route
 
 
-def route_header_context(route: Any) -> dict[str, str]:
-    """The context the route header carries to ext_authz in HTTP mode."""
-    per_route = header_mutation_pb2.HeaderMutationPerRoute()
-    assert route.typed_per_filter_config[ROUTE_IDENTITY_FILTER].Unpack(per_route)
-    (mutation,) = per_route.mutations.request_mutations
-    assert mutation.append.header.key == "x-tollgate-route"
-    context: dict[str, str] = json.loads(mutation.append.header.value)
-    return context
+def authz_disabled(route: Any) -> bool:
+    """Whether the route turns ext_authz off; a route without its own ext_authz config
+    (an upstream route in HTTP mode) leaves it on."""
+    return EXT_AUTHZ in route.typed_per_filter_config and ext_authz_of(route).disabled
 
 
 def expected_retired_body() -> str:
@@ -138,17 +134,19 @@ def test_deprecated_version_still_reaches_its_upstream_through_ext_authz_which_c
     route = by_name(compiled_routes(payments(DEPRECATED)))["route.1"]
     assert route.route.cluster == "upstream.demo"
     assert list(route.route.rate_limits) == []
-    per_route = ext_authz_of(route)
-    assert not per_route.disabled
-    context = per_route.check_settings.context_extensions
-    assert (context["cost"], context["failure"]) == ("1", "open")
-    assert route_header_context(route) == dict(context)
+    assert not authz_disabled(route)
+    context = route_identity(route)
+    assert (context["lifecycle"], context["cost"], context["failure"]) == (
+        "deprecated",
+        "1",
+        "open",
+    )
 
 
 def test_deprecated_version_hands_ext_authz_its_sunset_and_exact_410_body():
     routes = by_name(compiled_routes(payments(DEPRECATED)))
-    context = dict(ext_authz_of(routes["route.1"]).check_settings.context_extensions)
-    assert context == {
+    # The body's quotes survive the trip (in HTTP mode, inside the route header's JSON).
+    assert route_identity(routes["route.1"]) == {
         "api": "1",
         "version": "1",
         "route": "1",
@@ -159,10 +157,7 @@ def test_deprecated_version_hands_ext_authz_its_sunset_and_exact_410_body():
         "sunset": str(SUNSET_AT),
         "retired_body": expected_retired_body(),
     }
-    # Over HTTP the same reaches ext_authz in the route header, the body's quotes intact.
-    assert route_header_context(routes["route.1"]) == context
-    assert "sunset" not in ext_authz_of(routes["route.3"]).check_settings.context_extensions
-    assert "sunset" not in route_header_context(routes["route.3"])
+    assert "sunset" not in route_identity(routes["route.3"])
 
 
 def test_deprecated_version_without_dates_or_successor_sends_only_what_it_has():
@@ -171,14 +166,14 @@ def test_deprecated_version_without_dates_or_successor_sends_only_what_it_has():
     assert headers_to_add(route) == [
         ("link", f'<{CHANGELOG}>; rel="deprecation"; type="text/html"', APPEND)
     ]
-    assert "sunset" not in ext_authz_of(route).check_settings.context_extensions
+    assert "sunset" not in route_identity(route)
 
 
 def test_published_version_with_leftover_dates_sends_no_lifecycle_headers():
     rows = payments({**DEPRECATED, "lifecycle": "published"})
     route = by_name(compiled_routes(rows))["route.1"]
     assert headers_to_add(route) == []
-    assert "sunset" not in ext_authz_of(route).check_settings.context_extensions
+    assert "sunset" not in route_identity(route)
 
 
 # Retired versions
@@ -291,7 +286,7 @@ def test_version_header_selects_each_version_by_name_and_the_default_takes_no_he
         == routes["route.3"].match.path_separated_prefix
     )
     assert routes["route.3.default"].route.cluster == routes["route.3"].route.cluster
-    assert ext_authz_of(routes["route.3.default"]) == ext_authz_of(routes["route.3"])
+    assert route_identity(routes["route.3.default"]) == route_identity(routes["route.3"])
 
 
 def test_version_header_keeps_method_matchers():
@@ -437,4 +432,12 @@ def test_random_catalogs_retire_every_route_of_a_retired_version_behind_its_own_
             last_own[version.id] = position
             retired = version.lifecycle == "retired"
             assert (route.WhichOneof("action") == "direct_response") == retired
-            assert ext_authz_of(route).disabled == retired
+            assert authz_disabled(route) == retired
+            if retired:  # answered at the gateway: no identity for a check that never runs
+                assert ROUTE_IDENTITY_FILTER not in route.typed_per_filter_config
+            else:
+                identity = route_identity(route)
+                assert (identity["version"], identity["lifecycle"]) == (
+                    str(version.id),
+                    version.lifecycle,
+                )

@@ -30,6 +30,7 @@ from mgmt.compiler.sidecar_resources import RATE_LIMIT_SHARDS, rate_limit_shards
 from protos.tollgate.v1 import resources_pb2
 from ratelimit_svc.problems import RATE_LIMIT_UNAVAILABLE
 from tests.mgmt.compiler_rows import demo_rows, random_rows, window
+from tests.mgmt.route_identity import route_identity
 from xds_server import type_urls
 from xds_server.snapshot import Snapshot
 
@@ -186,14 +187,6 @@ def _upstream_routes(snapshot) -> list[rc_pb2.Route]:  # type: ignore[no-untyped
     return [r for vh in config.virtual_hosts for r in vh.routes if r.HasField("route")]
 
 
-def _context(route: rc_pb2.Route) -> dict[str, str]:
-    per_route = _unpack(
-        route.typed_per_filter_config[EXT_AUTHZ_FILTER], ext_authz_pb2.ExtAuthzPerRoute
-    )
-    assert not per_route.disabled
-    return dict(per_route.check_settings.context_extensions)
-
-
 def _route_header(route: rc_pb2.Route) -> mutation_rules_pb2.HeaderMutation:
     per_route = _unpack(
         route.typed_per_filter_config[ROUTE_HEADER_FILTER],
@@ -209,19 +202,29 @@ def _with_route(**change):  # type: ignore[no-untyped-def]
     return dataclasses.replace(rows, routes=(dataclasses.replace(rows.routes[0], **change),))
 
 
-@pytest.mark.parametrize("transport", ["http", "grpc"])
-def test_the_listener_runs_route_identity_then_ext_authz_then_router_and_no_rate_limit_filter(
-    transport,
+@pytest.mark.parametrize(
+    ("transport", "chain"),
+    [
+        (
+            "http",
+            [
+                "tollgate.route_identity.strip",
+                "tollgate.route_identity",
+                "envoy.filters.http.ext_authz",
+                "envoy.filters.http.router",
+            ],
+        ),
+        # Over gRPC the identity is each route's context extensions: no header to strip or set.
+        ("grpc", ["envoy.filters.http.ext_authz", "envoy.filters.http.router"]),
+    ],
+)
+def test_the_listener_runs_route_identity_if_http_then_ext_authz_then_router_and_no_rate_limit(
+    transport, chain
 ):
     gateway = dataclasses.replace(GATEWAY, authz_transport=transport)
     filters = _manager(_compiled(demo_rows(), gateway)).http_filters
 
-    assert [f.name for f in filters] == [
-        "tollgate.route_identity.strip",
-        "tollgate.route_identity",
-        "envoy.filters.http.ext_authz",
-        "envoy.filters.http.router",
-    ]
+    assert [f.name for f in filters] == chain
     # Nothing left of Envoy's rate-limit filters, under any name: ext_authz does the counting.
     assert not [f for f in filters if "ratelimit" in f.typed_config.type_url.lower()]
     assert not [f for f in filters if "ratelimit" in f.name]
@@ -244,7 +247,7 @@ def test_the_strip_filter_removes_the_clients_route_header_and_the_set_filter_on
     strip = _unpack(
         filters[STRIP_ROUTE_HEADER_FILTER].typed_config, header_mutation_pb2.HeaderMutation
     )
-    route_identity = _unpack(
+    set_filter = _unpack(
         filters[ROUTE_HEADER_FILTER].typed_config, header_mutation_pb2.HeaderMutation
     )
 
@@ -253,7 +256,7 @@ def test_the_strip_filter_removes_the_clients_route_header_and_the_set_filter_on
     assert not strip.mutations.response_mutations
     # Listener-wide the set filter does nothing: a route without its own config (a retired
     # one, or no route at all) sends no route header.
-    assert route_identity == header_mutation_pb2.HeaderMutation()
+    assert set_filter == header_mutation_pb2.HeaderMutation()
 
 
 def test_ext_authz_defaults_to_envoys_http_mode_on_the_http_sidecar_cluster():
@@ -336,7 +339,7 @@ def test_grpc_mode_calls_the_grpc_sidecar_with_only_the_credential_headers():
 @pytest.mark.parametrize(("failure", "expected"), [("open", "open"), ("closed", "closed")])
 def test_each_route_hands_ext_authz_its_cost_and_failure_mode(failure, expected):
     (route,) = _upstream_routes(_compiled(_with_route(cost=25, rate_limit_failure=failure)))
-    context = _context(route)
+    context = route_identity(route)
     assert (context["cost"], context["failure"]) == ("25", expected)
 
 
@@ -353,31 +356,57 @@ def test_the_fail_closed_status_reaches_the_route_context_only_when_it_is_not_50
     gateway = dataclasses.replace(GATEWAY, ratelimit_fail_closed_status=500)
     (custom,) = _upstream_routes(_compiled(demo_rows(), gateway))
 
-    assert "closed_status" not in _context(default)
-    assert _context(custom)["closed_status"] == "500"
+    assert "closed_status" not in route_identity(default)
+    assert route_identity(custom)["closed_status"] == "500"
 
 
-def _random_upstream_routes(seeds: range) -> list[rc_pb2.Route]:
-    """Upstream routes of random catalogs, each compiled with random fail-closed settings."""
-    routes = []
+RouteKey = tuple[int, str, str]  # seed, virtual host, route name
+
+
+def _keyed_upstream_routes(snapshot, seed: int) -> dict[RouteKey, rc_pb2.Route]:  # type: ignore[no-untyped-def]
+    config = _unpack(
+        _set(snapshot, type_urls.ROUTE).resources[0].body, route_pb2.RouteConfiguration
+    )
+    keyed = {
+        (seed, vh.name, r.name): r
+        for vh in config.virtual_hosts
+        for r in vh.routes
+        if r.HasField("route")
+    }
+    assert len(keyed) == len(_upstream_routes(snapshot))
+    return keyed
+
+
+def _random_upstream_routes(seeds: range, transport: str = "http") -> dict[RouteKey, rc_pb2.Route]:
+    """Upstream routes of random catalogs, each compiled with random fail-closed settings;
+    the same seeds give the same rows and settings in either transport."""
+    routes: dict[RouteKey, rc_pb2.Route] = {}
     for seed in seeds:
         rng = random.Random(seed)
         gateway = GatewaySettings(
             ratelimit_fail_closed_status=rng.choice([503, 500]),
             ratelimit_draft03_headers=rng.random() < 0.5,
+            authz_transport=transport,
         )
-        routes += _upstream_routes(_compiled(random_rows(rng), gateway))
+        snapshot = _compiled(random_rows(rng), gateway)
+        if transport == "grpc":
+            filters = _manager(snapshot).http_filters
+            assert [f.name for f in filters if "header_mutation" in f.typed_config.type_url] == []
+        routes.update(_keyed_upstream_routes(snapshot, seed))
     return routes
 
 
-def test_every_routes_header_carries_its_context_extensions_as_compact_sorted_json():
-    routes = _random_upstream_routes(range(30))
-    contexts = [_context(route) for route in routes]
-    # The sample covers every optional part of a context, sunset body (quotes and all) too.
-    for key in ("sunset", "retired_body", "closed_status", "headers"):
-        assert any(key in context for context in contexts), key
+REQUIRED_KEYS = {"api", "version", "route", "lifecycle", "owner", "cost", "failure"}
+OPTIONAL_KEYS = ("sunset", "retired_body", "closed_status", "headers")
 
-    for route, context in zip(routes, contexts, strict=True):
+
+def test_in_http_mode_every_route_sets_only_the_route_header_as_compact_sorted_json():
+    routes = _random_upstream_routes(range(30))
+    assert len(routes) > 50
+    contexts = []
+    for route in routes.values():
+        # No context extensions: Envoy would copy them into every Check, unused.
+        assert set(route.typed_per_filter_config) == {ROUTE_HEADER_FILTER}
         mutation = _route_header(route)
         header = mutation.append.header
 
@@ -387,9 +416,42 @@ def test_every_routes_header_carries_its_context_extensions_as_compact_sorted_js
             mutation.append.append_action == base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
         )
         assert header.key == "x-tollgate-route"
+        context = json.loads(header.value)
         assert header.value == json.dumps(context, separators=(",", ":"), sort_keys=True)
-        assert json.loads(header.value) == context
-        assert {"api", "version", "route", "lifecycle", "owner", "cost", "failure"} <= set(context)
+        assert set(context) >= REQUIRED_KEYS
+        # The sidecar reads the header as it would read the same map as context extensions.
+        read = from_header(header.value)
+        assert read is not None
+        assert read == RouteContext.of(context)
+        contexts.append(context)
+    # The sample covers every optional part of a context, sunset body (quotes and all) too.
+    for key in OPTIONAL_KEYS:
+        assert any(key in context for context in contexts), key
+
+
+def test_in_grpc_mode_every_route_hands_over_only_its_context_extensions():
+    routes = _random_upstream_routes(range(30), "grpc")
+    assert len(routes) > 50
+    for route in routes.values():
+        assert set(route.typed_per_filter_config) == {EXT_AUTHZ_FILTER}
+        per_route = _unpack(
+            route.typed_per_filter_config[EXT_AUTHZ_FILTER], ext_authz_pb2.ExtAuthzPerRoute
+        )
+        assert not per_route.disabled
+        context = dict(per_route.check_settings.context_extensions)
+        assert set(context) >= REQUIRED_KEYS
+        assert RouteContext.of(context) is not None
+
+
+def test_the_http_route_header_carries_exactly_the_grpc_context_extensions():
+    http = _random_upstream_routes(range(30), "http")
+    grpc = _random_upstream_routes(range(30), "grpc")
+    assert len(http) > 50
+    assert set(http) == set(grpc)
+    for key, route in http.items():
+        from_grpc = route_identity(grpc[key])
+        assert route_identity(route) == from_grpc, key
+        assert from_header(_route_header(route).append.header.value) == RouteContext.of(from_grpc)
 
 
 def test_the_draft03_setting_reaches_the_route_context_only_when_it_is_on():
@@ -397,8 +459,8 @@ def test_the_draft03_setting_reaches_the_route_context_only_when_it_is_on():
     gateway = dataclasses.replace(GATEWAY, ratelimit_draft03_headers=True)
     (draft03,) = _upstream_routes(_compiled(demo_rows(), gateway))
 
-    assert "headers" not in _context(default)
-    assert _context(draft03)["headers"] == "draft03"
+    assert "headers" not in route_identity(default)
+    assert route_identity(draft03)["headers"] == "draft03"
 
 
 def test_the_compiled_route_identity_reads_back_as_the_sidecars_route_context():
@@ -407,14 +469,18 @@ def test_the_compiled_route_identity_reads_back_as_the_sidecars_route_context():
     )
     rows = _with_route(cost=25, rate_limit_failure="closed")
     (route,) = _upstream_routes(_compiled(rows, gateway))
+    (grpc_route,) = _upstream_routes(
+        _compiled(rows, dataclasses.replace(gateway, authz_transport="grpc"))
+    )
 
-    from_extensions = RouteContext.of(_context(route))
-    assert from_extensions is not None
-    assert from_header(_route_header(route).append.header.value) == from_extensions
-    assert (from_extensions.api, from_extensions.version, from_extensions.route) == ("1", "1", "1")
-    assert (from_extensions.lifecycle, from_extensions.owner) == ("published", "1")
-    assert (from_extensions.cost, from_extensions.fail_closed) == (25, True)
-    assert (from_extensions.closed_status, from_extensions.draft03) == (500, True)
+    context = from_header(_route_header(route).append.header.value)
+    assert context is not None
+    assert (context.api, context.version, context.route) == ("1", "1", "1")
+    assert (context.lifecycle, context.owner) == ("published", "1")
+    assert (context.cost, context.fail_closed) == (25, True)
+    assert (context.closed_status, context.draft03) == (500, True)
+    # Over gRPC the sidecar reads the same context from the route's context extensions.
+    assert RouteContext.of(route_identity(grpc_route)) == context
 
 
 def test_a_route_with_default_settings_reads_back_fail_open_costing_1_at_503_without_draft03():
@@ -429,17 +495,20 @@ def test_a_route_with_default_settings_reads_back_fail_open_costing_1_at_503_wit
     )
 
 
-def test_the_route_header_is_removed_before_the_request_goes_upstream():
-    routes = _random_upstream_routes(range(30))
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_the_route_header_is_removed_before_the_request_goes_upstream(transport):
+    routes = _random_upstream_routes(range(30), transport)
     assert len(routes) > 50
-    for route in routes:
+    for route in routes.values():
         assert list(route.request_headers_to_remove) == ["x-tollgate-route"]
 
 
-def test_retired_routes_keep_ext_authz_disabled_and_set_no_route_header():
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_retired_routes_keep_ext_authz_disabled_and_set_no_route_header(transport):
     rows = demo_rows()
     retired = dataclasses.replace(rows.versions[0], lifecycle="retired", path_prefix="/v1")
-    snapshot = _compiled(dataclasses.replace(rows, versions=(retired,)))
+    gateway = dataclasses.replace(GATEWAY, authz_transport=transport)
+    snapshot = _compiled(dataclasses.replace(rows, versions=(retired,)), gateway)
     config = _unpack(
         _set(snapshot, type_urls.ROUTE).resources[0].body, route_pb2.RouteConfiguration
     )
@@ -452,11 +521,11 @@ def test_retired_routes_keep_ext_authz_disabled_and_set_no_route_header():
             route.typed_per_filter_config[EXT_AUTHZ_FILTER], ext_authz_pb2.ExtAuthzPerRoute
         )
         assert per_route.disabled
-        assert ROUTE_HEADER_FILTER not in route.typed_per_filter_config
+        assert set(route.typed_per_filter_config) == {EXT_AUTHZ_FILTER}
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_http_and_grpc_snapshots_both_pass_the_consistency_checks_and_differ_only_in_the_listener(
+def test_http_and_grpc_snapshots_both_pass_the_consistency_checks_and_differ_only_in_identity(
     seed,
 ):
     rows = random_rows(random.Random(seed))
@@ -470,7 +539,21 @@ def test_http_and_grpc_snapshots_both_pass_the_consistency_checks_and_differ_onl
 
     http, grpc = by_transport["http"], by_transport["grpc"]
     changed = {s.type_url for s in http.sets if s.version != _set(grpc, s.type_url).version}
-    assert changed == {type_urls.LISTENER}
+    # The routes differ only when some route hands ext_authz an identity (a retired one doesn't).
+    expected = (
+        {type_urls.LISTENER, type_urls.ROUTE} if _upstream_routes(http) else {type_urls.LISTENER}
+    )
+    assert changed == expected
+    # ...and only in that identity's per-route config.
+    configs = []
+    for snapshot in (http, grpc):
+        config = _unpack(
+            _set(snapshot, type_urls.ROUTE).resources[0].body, route_pb2.RouteConfiguration
+        )
+        for route in (r for vh in config.virtual_hosts for r in vh.routes if r.HasField("route")):
+            route.ClearField("typed_per_filter_config")
+        configs.append(config)
+    assert configs[0] == configs[1]
 
 
 def _mappers(gateway=GATEWAY) -> list[hcm_pb2.ResponseMapper]:  # type: ignore[no-untyped-def]

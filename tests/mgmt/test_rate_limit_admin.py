@@ -1,19 +1,15 @@
 """Limits edited in admin reach the published snapshot; refused ones save and publish nothing."""
 
-import json
-
 import pytest
 from django.urls import reverse
 from envoy.config.route.v3 import route_pb2
-from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
-from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 
-from mgmt.compiler.listener import EXT_AUTHZ_FILTER, ROUTE_HEADER_FILTER
 from mgmt.gateway.models import PlanRateLimit, Snapshot, Subscription, SubscriptionRateLimit
 from protos.tollgate.v1 import resources_pb2, snapshot_pb2
 from tests.mgmt import factories
 from tests.mgmt.admin_forms import plan_form as _plan_form
 from tests.mgmt.admin_forms import subscription_form as _subscription_form
+from tests.mgmt.route_identity import route_identity
 from xds_server import type_urls
 
 # Publication runs in on_commit hooks: these tests commit for real.
@@ -188,12 +184,5 @@ def test_route_cost_and_failure_mode_edited_in_admin_reach_the_route(admin_clien
     config = route_pb2.RouteConfiguration()
     assert routes.resources[0].body.Unpack(config)
     (compiled,) = [r for vh in config.virtual_hosts for r in vh.routes]
-    per_route = ext_authz_pb2.ExtAuthzPerRoute()
-    assert compiled.typed_per_filter_config[EXT_AUTHZ_FILTER].Unpack(per_route)
-    context = dict(per_route.check_settings.context_extensions)
+    context = route_identity(compiled)
     assert (context["cost"], context["failure"], context["route"]) == ("7", "closed", str(route.pk))
-    # The HTTP transport's route header says the same.
-    header = header_mutation_pb2.HeaderMutationPerRoute()
-    assert compiled.typed_per_filter_config[ROUTE_HEADER_FILTER].Unpack(header)
-    (mutation,) = header.mutations.request_mutations
-    assert json.loads(mutation.append.header.value) == context
