@@ -51,6 +51,7 @@ async def serve(settings: Settings) -> None:
         metrics=metrics,
         throttles=throttles,
     )
+    meter.bind(loop)
     gate = Gate(store, meter)
     http = await serve_http(
         gate.http, host=settings.address, port=settings.http_port, wanted=WANTED_HEADERS

@@ -101,7 +101,3 @@ class Gate:
         if isinstance(outcome, Admitted | Refused | Unavailable):
             return render(allowance, outcome, route)
         return _rendered(allowance, outcome, render, route)
-
-    def metered(self, allowance: Allowance) -> bool:
-        """Whether counting this allowance needs the meter (else it is answered as is)."""
-        return self._meter.rule_of(allowance.subscription_id) is not None

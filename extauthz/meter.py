@@ -1,9 +1,10 @@
 """Counting an allowed caller against its subscription's limits: from this sidecar's lease
 when it holds one (no I/O), else one check.lua call that may grant the next lease.
 
-Runs on the sidecar's event loop only (the gRPC transport hands its calls over), so the
-lease book needs no lock. One Redis check per rule at a time: requests arriving while it is
-in flight wait for it and are then served from the lease it brought.
+Memory answers on the caller's thread (the event loop for HTTP, a grpcio thread for
+gRPC), under one lock that no await is ever made under; everything that waits for Redis
+runs on the sidecar's event loop. One Redis check per rule at a time: requests arriving
+while it is in flight wait for it and are then served from the lease it brought.
 
 When Redis cannot be reached: fail-closed routes answer 503 (rate-limit-unavailable);
 fail-open routes are counted by this sidecar alone at its share of each limit
@@ -12,6 +13,7 @@ fail-open routes are counted by this sidecar alone at its share of each limit
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -76,9 +78,17 @@ class Meter:
             registry=registry,
         )
         self._local_admitted = self.local_checks.labels("admitted")
+        self._local_refused = self.local_checks.labels("refused")
         # Top-ups in flight: the loop keeps only weak references to tasks.
         self._top_ups: set[asyncio.Task[None]] = set()
-        self._local_refused = self.local_checks.labels("refused")
+        # Guards the lease book: gRPC threads take from leases too. Never held across an await.
+        self._lock = threading.Lock()
+        # The loop Redis is asked on; set by `bind` (or the first count made on it).
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The sidecar's event loop: where top-ups asked for by other threads run."""
+        self._loop = loop
 
     def rule_of(self, subscription_id: str) -> PreparedRule | None:
         rule = self._rules.rule(subscription_id)
@@ -87,44 +97,54 @@ class Meter:
     def count(
         self, rule: PreparedRule, cost: int, fail_closed: bool, tightest: bool = False
     ) -> Outcome | Awaitable[Outcome]:
-        """The outcome now when memory decides it, else an awaitable of it."""
+        """The outcome now when memory decides it, else an awaitable of it (to run on the
+        sidecar's event loop). Safe from any thread."""
         now_ms = int(self._clock() * 1000)
         book = self.book
-        state = book.state(rule)
-        book.arrive(state, now_ms)
-        if state.inflight is None:
-            taken = book.take(state, cost, now_ms, tightest)
-            if taken is not None:
-                if isinstance(taken, Admitted):
-                    self.from_lease.inc()
-                    if book.needs_top_up(state):
-                        self._start_top_up(state)
-                else:
-                    self._throttled(rule, now_ms)
-                return taken
-        return self._count_later(state, cost, fail_closed, tightest)
+        top_up = False
+        taken = None
+        with self._lock:
+            state = book.state(rule)
+            book.arrive(state, now_ms)
+            if state.inflight is None:
+                taken = book.take(state, cost, now_ms, tightest)
+                top_up = isinstance(taken, Admitted) and book.needs_top_up(state)
+        if taken is None:
+            return self._count_later(state, cost, fail_closed, tightest)
+        if isinstance(taken, Admitted):
+            self.from_lease.inc()
+            if top_up:
+                self._ask_top_up(state)
+        else:
+            self._throttled(rule, now_ms)
+        return taken
 
     async def _count_later(
         self, state: RuleState, cost: int, fail_closed: bool, tightest: bool
     ) -> Outcome:
         book = self.book
+        loop = asyncio.get_running_loop()
+        self._loop = loop
         while True:
-            pending = state.inflight
-            if pending is None:
-                break
+            with self._lock:
+                pending = state.inflight
+                if pending is None:
+                    done: asyncio.Future[None] = loop.create_future()
+                    state.inflight = done
+                    break
             await asyncio.shield(pending)  # type: ignore[arg-type]
             now_ms = int(self._clock() * 1000)
-            taken = book.take(state, cost, now_ms, tightest)
+            with self._lock:
+                taken = book.take(state, cost, now_ms, tightest)
             if taken is not None:
                 if isinstance(taken, Admitted):
                     self.from_lease.inc()
                 return taken
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        state.inflight = done
         try:
             return await self._check(state, cost, fail_closed, tightest)
         finally:
-            state.inflight = None
+            with self._lock:
+                state.inflight = None
             done.set_result(None)
 
     async def _check(
@@ -133,10 +153,12 @@ class Meter:
         rule = state.rule
         book = self.book
         now_ms = int(self._clock() * 1000)
-        extra = book.extra_wanted(state, cost)
+        with self._lock:
+            extra = book.extra_wanted(state, cost)
+            leftovers = book.take_back(state)
         counters, keys, args = plan_counters([(rule, cost)], now_ms, extra)
         try:
-            result = await self._store.check(keys, args, book.take_back(state))
+            result = await self._store.check(keys, args, leftovers)
         except StoreUnavailable as error:
             self.metrics.backend_errors.inc()
             if fail_closed:
@@ -146,19 +168,37 @@ class Meter:
         self._record(readings, result.admitted)
         if result.admitted:
             self._local.clear()
-            book.granted(state, counters, readings, result.granted, now_ms)
-            return book.admitted_headers(state, now_ms, tightest)
+            with self._lock:
+                book.granted(state, counters, readings, result.granted, now_ms)
+                return book.admitted_headers(state, now_ms, tightest)
         body, retry_after = refusal(readings, now_ms)
         retry_ms = max(r.retry_ms for r in readings if r.over and not r.counter.shadow)
         refused = Refused(body, retry_after, policy_header(readings), state_header(readings))
-        book.refused(state, cost, refused, now_ms + retry_ms, now_ms)
+        with self._lock:
+            book.refused(state, cost, refused, now_ms + retry_ms, now_ms)
         self._throttled(rule, now_ms)
         return refused
 
+    def _ask_top_up(self, state: RuleState) -> None:
+        """Start a top-up on the loop: at once when called on it, else handed over."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            loop = self._loop
+            if loop is not None:
+                loop.call_soon_threadsafe(self._start_top_up, state)
+            return
+        self._start_top_up(state)
+
     def _start_top_up(self, state: RuleState) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        state.inflight = done
-        task = asyncio.get_running_loop().create_task(self._top_up(state, done))
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        with self._lock:
+            if not self.book.needs_top_up(state):
+                return  # asked twice, or the lease ended meanwhile
+            done: asyncio.Future[None] = loop.create_future()
+            state.inflight = done
+        task = loop.create_task(self._top_up(state, done))
         self._top_ups.add(task)
         task.add_done_callback(self._top_ups.discard)
 
@@ -167,7 +207,8 @@ class Meter:
         try:
             book = self.book
             now_ms = int(self._clock() * 1000)
-            extra = book.extra_wanted(state, 0)
+            with self._lock:
+                extra = book.extra_wanted(state, 0)
             counters, keys, args = plan_counters([(state.rule, 0)], now_ms, extra)
             try:
                 result = await self._store.check(keys, args)
@@ -175,11 +216,13 @@ class Meter:
                 return  # the lease runs out, and the next request applies the failure mode
             if result.admitted:
                 readings = [Reading.of(c, result, i, now_ms) for i, c in enumerate(counters)]
-                late = book.topped_up(state, counters, readings, result.granted, now_ms)
+                with self._lock:
+                    late = book.topped_up(state, counters, readings, result.granted, now_ms)
                 if late is not None:
                     await self._store.release([late])
         finally:
-            state.inflight = None
+            with self._lock:
+                state.inflight = None
             done.set_result(None)
 
     def _count_locally(self, state: RuleState, cost: int, now_ms: int, error: Exception) -> Outcome:
@@ -223,7 +266,8 @@ class Meter:
         while True:
             await asyncio.sleep(interval)
             try:
-                releases = self.book.expired(int(self._clock() * 1000))
+                with self._lock:
+                    releases = self.book.expired(int(self._clock() * 1000))
                 if releases:
                     await self._store.release(releases)
             except Exception as error:  # a bug: the sweeper must outlive it, or leases linger

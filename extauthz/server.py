@@ -1,8 +1,9 @@
 """The gRPC transport: Envoy's Authorization/Check over the one decision, plus health.
 
 Sync `grpc.server` with a thread pool (measured faster than grpc.aio for this handler).
-Who calls is decided on the gRPC thread; counting hands over to the sidecar's event loop,
-where the meter lives. Responses are already serialized, so the serializer is the identity.
+Who calls, and counting from a lease, are decided on the gRPC thread; a call that must
+wait for Redis is handed over to the sidecar's event loop. Responses are already
+serialized, so the serializer is the identity.
 """
 
 import asyncio
@@ -16,7 +17,7 @@ import grpc
 from envoy.service.auth.v3 import external_auth_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from extauthz.answers import Allowance, Denial
+from extauthz.answers import Denial
 from extauthz.gate import Gate, render_grpc
 from extauthz.route_context import RouteContext
 from extauthz.store import Snapshot, Store
@@ -66,22 +67,15 @@ class CheckHandler:
             if isinstance(decided, Denial):
                 return decided.grpc
             assert route is not None
-            if not self._gate.metered(decided):
-                return decided.grpc
-            return self._count(decided, route)
+            answer = self._gate.count(decided, route, render_grpc)
+            if isinstance(answer, bytes):
+                return answer  # memory decided: a lease, a remembered refusal, no limits
+            # Redis must be asked: that waits on the sidecar's event loop.
+            future = asyncio.run_coroutine_threadsafe(_awaited(answer), self._loop)
+            return future.result(COUNT_TIMEOUT_SECONDS)
         except Exception as error:  # the gate is total; this is a bug, never a key leak
             log.exception("Check failed: %s", type(error).__name__)
             context.abort(grpc.StatusCode.INTERNAL, "internal error")
-
-    def _count(self, allowance: Allowance, route: RouteContext) -> bytes:
-        def counted() -> bytes | Awaitable[bytes]:
-            return self._gate.count(allowance, route, render_grpc)
-
-        async def on_loop() -> bytes:
-            return await _awaited(counted())
-
-        future = asyncio.run_coroutine_threadsafe(on_loop(), self._loop)
-        return future.result(COUNT_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)

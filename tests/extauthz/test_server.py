@@ -49,7 +49,9 @@ def running(
     store: Store, rules: SubscriptionRules, loop: asyncio.AbstractEventLoop
 ) -> Iterator[RunningServer]:
     counters = AsyncCounterStore(MACHINE_REDIS)
-    gate = Gate(store, Meter(rules, counters))
+    meter = Meter(rules, counters)
+    meter.bind(loop)
+    gate = Gate(store, meter)
     server = start_server(store, gate, loop, address="127.0.0.1", port=0, workers=4)
     yield server
     server.stop(0)

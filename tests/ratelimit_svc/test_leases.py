@@ -107,13 +107,13 @@ def test_sustained_arrivals_grow_the_wanted_extra_slot_by_slot() -> None:
     assert 15 <= wanted[-1] <= 20
 
 
-@pytest.mark.parametrize("cost", [1, 2, 10, 63, 64, 100])
+@pytest.mark.parametrize("cost", [1, 2, 10, 63, 64, 100, 255, 256, 300])
 def test_the_wanted_extra_never_exceeds_max_lease_minus_cost(cost: int) -> None:
     book = LeaseBook()
     state = book.state(prepared())
     now = T0
     for _ in range(30):
-        now = feed(book, state, now, per_slot=100, slots=1)
+        now = feed(book, state, now, per_slot=1000, slots=1)
         assert 0 <= book.extra_wanted(state, cost) <= max(0, MAX_LEASE - cost)
     assert book.extra_wanted(state, cost) == max(0, MAX_LEASE - cost)
 
