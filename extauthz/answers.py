@@ -15,6 +15,7 @@ metadata (dynamic_metadata_from_headers), and removes the headers named in
 
 import functools
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Final
 
 from envoy.service.auth.v3 import external_auth_pb2
@@ -51,21 +52,7 @@ def _http_denial(problem: Problem, body: str | None = None) -> bytes:
     if problem.status == 401:
         headers.append(("www-authenticate", 'Bearer realm="tollgate"'))
     text = problem.body if body is None else body.encode()
-    return response(problem.status, _REASONS.get(problem.status, "Denied"), headers, text)
-
-
-_REASONS: Final = {
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    410: "Gone",
-    424: "Failed Dependency",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
+    return response(problem.status, HTTPStatus(problem.status).phrase, headers, text)
 
 
 def denial(problem: Problem) -> Denial:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ratelimit_svc.counters import Counter, PreparedRule
-from ratelimit_svc.verdicts import Reading, ceil_seconds, policy_header
+from ratelimit_svc.verdicts import Reading, ceil_seconds, policy_header, state_item
 
 MAX_LEASE: Final = 256
 LEASE_TTL_MS: Final = 250
@@ -184,7 +184,7 @@ class LeaseBook:
 
     def take_back(self, state: RuleState) -> Release | None:
         """End the rule's lease before asking Redis again: its leftovers to give back."""
-        return self._drop_lease(state, 0)
+        return self._drop_lease(state)
 
     def granted(
         self,
@@ -274,7 +274,7 @@ class LeaseBook:
         for key, state in list(self._states.items()):
             lease = state.lease
             if lease is not None and lease.expires_ms <= now_ms:
-                release = self._drop_lease(state, now_ms)
+                release = self._drop_lease(state)
                 if release is not None:
                     releases.append(release)
             idle = now_ms - state.slot_start_ms > 10 * self._ttl_ms + RATE_SLOT_MS
@@ -287,7 +287,7 @@ class LeaseBook:
         giving their leases back."""
         releases = []
         for key in [k for k in self._states if k not in keep]:
-            release = self._drop_lease(self._states.pop(key), 0)
+            release = self._drop_lease(self._states.pop(key))
             if release is not None:
                 releases.append(release)
         return releases
@@ -297,7 +297,7 @@ class LeaseBook:
         return sum(s.lease.units for s in self._states.values() if s.lease is not None)
 
     @staticmethod
-    def _drop_lease(state: RuleState, _now_ms: int) -> Release | None:
+    def _drop_lease(state: RuleState) -> Release | None:
         lease = state.lease
         state.lease = None
         if lease is None or lease.units <= 0:
@@ -368,7 +368,7 @@ def _reset_seconds(view: _View, taken: int, now_ms: int) -> int:
 def _state_header(lease: _Lease, now_ms: int) -> str:
     taken = lease.taken
     return ", ".join(
-        f'"{v.policy}";r={max(0, v.remaining - taken)};t={_reset_seconds(v, taken, now_ms)}'
+        state_item(v.policy, max(0, v.remaining - taken), _reset_seconds(v, taken, now_ms))
         for v in lease.views
     )
 

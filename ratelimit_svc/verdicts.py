@@ -82,10 +82,15 @@ def policy_header(readings: Sequence[Reading]) -> str:
 def state_header(readings: Sequence[Reading]) -> str:
     """`RateLimit`: each enforced limit's remaining units and seconds until it is whole."""
     return ", ".join(
-        f'"{r.counter.limit_of.policy}";r={r.remaining};t={ceil_seconds(r.reset_ms)}'
+        state_item(r.counter.limit_of.policy, r.remaining, ceil_seconds(r.reset_ms))
         for r in readings
         if not r.counter.shadow
     )
+
+
+def state_item(policy: str, remaining: int, reset_seconds: int) -> str:
+    """One limit in the `RateLimit` header (leases show theirs with the same words)."""
+    return f'"{policy}";r={remaining};t={reset_seconds}'
 
 
 def refusal(readings: Sequence[Reading], now_ms: int) -> tuple[bytes, int | None]:

@@ -92,12 +92,3 @@ class WindowShape:
         """How long a counter outlives its last hit: its newest bucket's life, plus one bucket
         (longer than the GCRA field's W + jitter, which lives in the same hash)."""
         return (self.span + 2) * self.bucket_ms + PACING_JITTER_MS
-
-
-def gcra_fit(requests: int, window_ms: int, debt_ms: float) -> int:
-    """Calls the GCRA rule admits now, `debt_ms` being how far its clock runs ahead of now.
-
-    Mirrors check.lua; pure, for tests and the sidecar's local fallback.
-    """
-    interval = window_ms / requests
-    return int((window_ms + GCRA_TOLERANCE_MS - max(0.0, debt_ms)) / interval + 1e-9)
