@@ -9,6 +9,7 @@ from typing import Final
 import redis
 from prometheus_client import start_http_server
 
+from extauthz.degraded import DegradedWatch, counters_gauges, watch_counters
 from extauthz.gate import WANTED_HEADERS, Gate
 from extauthz.http_server import new_event_loop, serve_http
 from extauthz.meter import Meter
@@ -70,6 +71,15 @@ async def serve(settings: Settings) -> None:
     client.start()
     throttles.start()
     sweeper = loop.create_task(meter.sweep())
+    counters_gauges(metrics.registry, lambda: counters.down_since)
+    watcher = loop.create_task(
+        watch_counters(
+            DegradedWatch(),
+            lambda: counters.down_since,
+            lambda: (meter.local_counts[0], meter.local_counts[1]),
+            report=None,
+        )
+    )
     log.info(
         "ext_authz: HTTP on %s:%d, gRPC on %s:%d",
         settings.address,
@@ -86,6 +96,7 @@ async def serve(settings: Settings) -> None:
     http.close()
     await loop.run_in_executor(None, grpc_server.stop, GRACE_SECONDS)
     sweeper.cancel()
+    watcher.cancel()
     # Leases held now would be refused to the other sidecars until they expire.
     await counters.release(meter.book.forget(set()))
     await counters.close()

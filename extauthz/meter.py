@@ -79,6 +79,8 @@ class Meter:
         )
         self._local_admitted = self.local_checks.labels("admitted")
         self._local_refused = self.local_checks.labels("refused")
+        # The same, readable: the degraded watch logs how many in the last minute.
+        self.local_counts = [0, 0]
         # Top-ups in flight: the loop keeps only weak references to tasks.
         self._top_ups: set[asyncio.Task[None]] = set()
         # Guards the lease book: gRPC threads take from leases too. Never held across an await.
@@ -230,8 +232,10 @@ class Meter:
         wait = self._local.admit(rule, cost, now_ms, state.quota_left)
         if wait == 0:
             self._local_admitted.inc()
+            self.local_counts[0] += 1
             return UNMETERED
         self._local_refused.inc()
+        self.local_counts[1] += 1
         self._throttled(rule, now_ms)
         retry_after = None if wait < 0 else max(1, -(-wait // 1000))
         detail = (

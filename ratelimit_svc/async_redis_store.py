@@ -49,8 +49,10 @@ class AsyncCounterStore:
         self._failures = 0
         self._probe: asyncio.Task[None] | None = None
         self.healthy = True
-        # How many times the breaker opened: the sidecar's metrics read it.
+        # How many times the breaker opened, and since when (wall clock) it is open now:
+        # the sidecar's metrics, logs and reports read them.
         self.outages = 0
+        self.down_since: float | None = None
 
     async def check(
         self, keys: list[str], args: list[str], release: Release | None = None
@@ -114,6 +116,7 @@ class AsyncCounterStore:
             return
         self.healthy = False
         self.outages += 1
+        self.down_since = time.time()
         log.warning(
             "Redis unreachable (%s): fail-open routes count locally, fail-closed routes refuse",
             type(error).__name__,
@@ -131,6 +134,7 @@ class AsyncCounterStore:
                 continue
         self._failures = 0
         self.healthy = True
+        self.down_since = None
         log.info("Redis reachable again after %.1f s", time.monotonic() - down_since)
 
 

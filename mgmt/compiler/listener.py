@@ -44,7 +44,12 @@ from extauthz.route_context import ROUTE_HEADER
 from mgmt.compiler.clusters import ADS_CONFIG_SOURCE
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import GatewaySettings
-from mgmt.compiler.problems import ENVOY_PROBLEMS, PROBLEM_CONTENT_TYPE
+from mgmt.compiler.problems import (
+    ENVOY_PROBLEMS,
+    ENVOY_REQUEST_PROBLEMS,
+    EXT_AUTHZ_DENIED,
+    PROBLEM_CONTENT_TYPE,
+)
 from ratelimit_svc.problems import RATE_LIMIT_UNAVAILABLE
 
 LISTENER_NAME = "gateway"
@@ -133,6 +138,26 @@ def route_header_filters() -> list[hcm_pb2.HttpFilter]:
     ]
 
 
+def _status_is(status: int) -> accesslog_pb2.AccessLogFilter:
+    return accesslog_pb2.AccessLogFilter(
+        status_code_filter=accesslog_pb2.StatusCodeFilter(
+            comparison=accesslog_pb2.ComparisonFilter(
+                op=accesslog_pb2.ComparisonFilter.EQ,
+                value=base_pb2.RuntimeUInt32(default_value=status, runtime_key="tollgate.unused"),
+            )
+        )
+    )
+
+
+def _details(expression: str) -> accesslog_pb2.AccessLogFilter:
+    return accesslog_pb2.AccessLogFilter(
+        extension_filter=accesslog_pb2.ExtensionFilter(
+            name="tollgate.code_details",
+            typed_config=_packed(cel_pb2.ExpressionFilter(expression=expression)),
+        )
+    )
+
+
 def _flags_and_status(
     flags: tuple[str, ...], status: int, details: str
 ) -> accesslog_pb2.AccessLogFilter:
@@ -140,29 +165,19 @@ def _flags_and_status(
         accesslog_pb2.AccessLogFilter(
             response_flag_filter=accesslog_pb2.ResponseFlagFilter(flags=list(flags))
         ),
-        accesslog_pb2.AccessLogFilter(
-            status_code_filter=accesslog_pb2.StatusCodeFilter(
-                comparison=accesslog_pb2.ComparisonFilter(
-                    op=accesslog_pb2.ComparisonFilter.EQ,
-                    value=base_pb2.RuntimeUInt32(
-                        default_value=status, runtime_key="tollgate.unused"
-                    ),
-                )
-            )
-        ),
+        _status_is(status),
     ]
     if details:
-        filters.append(
-            accesslog_pb2.AccessLogFilter(
-                extension_filter=accesslog_pb2.ExtensionFilter(
-                    name="tollgate.code_details",
-                    typed_config=_packed(
-                        cel_pb2.ExpressionFilter(expression=f"response.code_details == '{details}'")
-                    ),
-                )
-            )
-        )
+        filters.append(_details(f"response.code_details == '{details}'"))
     return accesslog_pb2.AccessLogFilter(and_filter=accesslog_pb2.AndFilter(filters=filters))
+
+
+def _envoys_own(status: int) -> accesslog_pb2.AccessLogFilter:
+    """Envoy's own reply with this status, never the sidecar's denial with the same one."""
+    not_the_sidecars = _details(f"response.code_details != '{EXT_AUTHZ_DENIED}'")
+    return accesslog_pb2.AccessLogFilter(
+        and_filter=accesslog_pb2.AndFilter(filters=[_status_is(status), not_the_sidecars])
+    )
 
 
 def _mapper(
@@ -198,6 +213,10 @@ def _local_reply_config(gateway: GatewaySettings) -> hcm_pb2.LocalReplyConfig:
             ),
         )
     )
+    mappers.extend(
+        _mapper(_envoys_own(problem.status), problem.status, problem)
+        for problem in ENVOY_REQUEST_PROBLEMS
+    )
     return hcm_pb2.LocalReplyConfig(mappers=mappers)
 
 
@@ -220,6 +239,8 @@ def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
         path_with_escaped_slashes_action=hcm_pb2.HttpConnectionManager.UNESCAPE_AND_REDIRECT,
         strip_any_host_port=True,
         request_headers_timeout=ms(10_000),
+        # Envoy's default, stated: the 431 problem names it.
+        max_request_headers_kb=wrappers_pb2.UInt32Value(value=60),
         common_http_protocol_options=protocol_pb2.HttpProtocolOptions(
             headers_with_underscores_action=protocol_pb2.HttpProtocolOptions.DROP_HEADER
         ),

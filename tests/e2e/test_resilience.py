@@ -68,6 +68,8 @@ def test_sidecar_down_fails_closed_with_503_problem(gateway, scenario):
         assert reply.status == 503
         assert reply.headers["content-type"] == "application/problem+json"
         assert reply.json()["type"] == "https://tollgate.dev/problems/authorization-unavailable"
+        # An outage, said as one: not the sidecar's "no credentials yet".
+        assert "could not reach its authorization service" in reply.json()["detail"]
     finally:
         gateway.restart_extauthz()
     wait_until(

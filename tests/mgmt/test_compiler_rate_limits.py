@@ -568,8 +568,9 @@ def _parts(mapper: hcm_pb2.ResponseMapper) -> dict[str, accesslog_pb2.AccessLogF
 
 def _flags_and_status(mapper: hcm_pb2.ResponseMapper) -> tuple[set[str], int]:
     parts = _parts(mapper)
+    flags = parts.get("response_flag_filter")
     return (
-        set(parts["response_flag_filter"].response_flag_filter.flags),
+        set(flags.response_flag_filter.flags) if flags is not None else set(),
         parts["status_code_filter"].status_code_filter.comparison.value.default_value,
     )
 
@@ -605,6 +606,34 @@ def test_only_envoys_own_ext_authz_failure_is_answered_as_the_sidecar_being_unav
     assert mapper.status_code.value == 503
     body = json.loads(mapper.body_format_override.text_format_source.inline_string)
     assert body["type"] == "https://tollgate.dev/problems/authorization-unavailable"
+
+
+def test_envoy_failing_to_reach_the_sidecar_says_so_and_not_that_data_is_missing():
+    (mapper,) = [m for m in _mappers() if _flags_and_status(m) == ({"UAEX"}, 503)]
+    body = json.loads(mapper.body_format_override.text_format_source.inline_string)
+    assert "could not reach its authorization service" in body["detail"]
+    assert "no credentials" not in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("status", "slug"),
+    [
+        (400, "bad-request"),
+        (408, "request-timeout"),
+        (413, "payload-too-large"),
+        (431, "request-header-fields-too-large"),
+    ],
+)
+def test_envoys_own_refusals_of_a_malformed_request_are_problems_but_never_the_sidecars(
+    status, slug
+):
+    (mapper,) = [m for m in _mappers() if _flags_and_status(m) == (set(), status)]
+    # The sidecar's denials are local replies too, with a body of their own: left alone.
+    assert _code_details(mapper) == "response.code_details != 'ext_authz_denied'"
+    assert mapper.status_code.value == status
+    assert mapper.body_format_override.content_type == "application/problem+json"
+    body = json.loads(mapper.body_format_override.text_format_source.inline_string)
+    assert (body["type"], body["status"]) == (f"https://tollgate.dev/problems/{slug}", status)
 
 
 @pytest.mark.parametrize("status", [503, 500])
