@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PROTOS := protos/tollgate/v1/snapshot.proto protos/tollgate/v1/resources.proto
+PROTOS := protos/tollgate/v1/snapshot.proto protos/tollgate/v1/resources.proto protos/tollgate/v1/reports.proto
 
 # Tests use the machine's PostgreSQL; `make run` uses SQLite unless told otherwise.
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/tollgate
@@ -46,7 +46,7 @@ protos: install
 protos-check:
 	tmp=$$(mktemp -d) && \
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=$$tmp --pyi_out=$$tmp $(PROTOS) && \
-	for f in snapshot_pb2.py snapshot_pb2.pyi resources_pb2.py resources_pb2.pyi; do \
+	for f in snapshot_pb2.py snapshot_pb2.pyi resources_pb2.py resources_pb2.pyi reports_pb2.py reports_pb2.pyi; do \
 	  cmp -s $$tmp/protos/tollgate/v1/$$f protos/tollgate/v1/$$f || { echo "stale generated code: protos/tollgate/v1/$$f (run make protos)"; rm -rf $$tmp; exit 1; }; \
 	done; rm -rf $$tmp
 

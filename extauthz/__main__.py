@@ -4,12 +4,14 @@
 import asyncio
 import logging
 import signal
+import sys
 from typing import Final
 
 import redis
 from prometheus_client import start_http_server
 
-from extauthz.degraded import DegradedWatch, counters_gauges, watch_counters
+from extauthz.degraded import Condition, DegradedWatch, counters_gauges, watch_counters
+from extauthz.errors import ConfigurationError
 from extauthz.gate import WANTED_HEADERS, Gate
 from extauthz.http_server import new_event_loop, serve_http
 from extauthz.meter import Meter
@@ -22,6 +24,8 @@ from ratelimit_svc.local_limits import LocalLimits
 from ratelimit_svc.metrics import RateLimitMetrics
 from ratelimit_svc.subscription_rules import SubscriptionRules
 from ratelimit_svc.throttle_events import ThrottleRecorder
+from xds_server.report_client import ConditionReporter
+from xds_server.sidecar_client import default_node_id
 
 # Envoy's ext_authz timeout is far shorter; this only lets in-flight Checks finish.
 GRACE_SECONDS: Final = 2.0
@@ -67,17 +71,35 @@ async def serve(settings: Settings) -> None:
     )
     if settings.metrics_port:
         start_http_server(settings.metrics_port, settings.address, registry=metrics.registry)
-    client = XdsClient(store, settings.xds_target, rules=rules)
+    node_id = default_node_id(settings.xds_node, "extauthz")
+    client = XdsClient(
+        store,
+        settings.xds_target,
+        node_id=node_id,
+        token=settings.xds_token,
+        rules=rules,
+    )
     client.start()
     throttles.start()
     sweeper = loop.create_task(meter.sweep())
     counters_gauges(metrics.registry, lambda: counters.down_since)
+    # Counting degraded is reported to the control plane (admin's banner), as this node.
+    conditions = ConditionReporter(settings.xds_target, token=settings.xds_token, node_id=node_id)
+
+    async def report(condition: Condition) -> None:
+        await conditions.report(
+            name=condition.name,
+            active=condition.active,
+            since=condition.since,
+            detail=condition.detail,
+        )
+
     watcher = loop.create_task(
         watch_counters(
             DegradedWatch(),
             lambda: counters.down_since,
             lambda: (meter.local_counts[0], meter.local_counts[1]),
-            report=None,
+            report,
         )
     )
     log.info(
@@ -97,6 +119,7 @@ async def serve(settings: Settings) -> None:
     await loop.run_in_executor(None, grpc_server.stop, GRACE_SECONDS)
     sweeper.cancel()
     watcher.cancel()
+    await conditions.close()
     # Leases held now would be refused to the other sidecars until they expire.
     await counters.release(meter.book.forget(set()))
     await counters.close()
@@ -106,7 +129,15 @@ async def serve(settings: Settings) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigurationError as exc:
+        sys.exit(f"extauthz: {exc}")
+    if not settings.xds_node or not settings.xds_token:
+        sys.exit(
+            "extauthz: set TOLLGATE_XDS_NODE and TOLLGATE_XDS_TOKEN_FILE (or TOLLGATE_XDS_TOKEN): "
+            "a sidecar credential from python -m xds_server.credentials add NAME --role sidecar"
+        )
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(serve(settings))
 

@@ -2,9 +2,10 @@
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from extauthz.errors import ConfigurationError
+from xds_server.sidecar_client import NODE_ENV, read_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,12 @@ class Settings:
     http_port: int = 18004
     # host:port of xds_server: credentials, applications and limits are streamed from there.
     xds_target: str = "127.0.0.1:18000"
+    # The xDS credential's name (`python -m xds_server.credentials add NAME --role sidecar`);
+    # the node id is `NAME/extauthz-<host>-<pid>`. Required.
+    xds_node: str = ""
+    # That credential's token: TOLLGATE_XDS_TOKEN_FILE (preferred) or TOLLGATE_XDS_TOKEN.
+    # Required; kept out of repr so it is never logged.
+    xds_token: str = field(default="", repr=False)
     # Threads answering gRPC Checks; 4 measured better than 16 (fewer hand-offs).
     workers: int = 4
     # Where the counters live (shared by every sidecar of the gateway).
@@ -41,6 +48,8 @@ class Settings:
                 env, "TOLLGATE_EXTAUTHZ_HTTP_PORT", defaults.http_port, minimum=0, maximum=65535
             ),
             xds_target=env.get("TOLLGATE_XDS_TARGET", defaults.xds_target),
+            xds_node=env.get(NODE_ENV, defaults.xds_node),
+            xds_token=_token(env),
             workers=_int(env, "TOLLGATE_EXTAUTHZ_WORKERS", defaults.workers, minimum=1),
             redis_url=env.get("TOLLGATE_REDIS_URL", defaults.redis_url),
             redis_timeout_ms=_int(
@@ -55,6 +64,13 @@ class Settings:
                 maximum=65535,
             ),
         )
+
+
+def _token(env: Mapping[str, str]) -> str:
+    try:
+        return read_token(env)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the xDS token file: {exc}") from None
 
 
 def _int(

@@ -4,7 +4,7 @@ each subscription's limits, applied to its rules."""
 from extauthz.errors import StoreError
 from extauthz.store import Store
 from ratelimit_svc.subscription_rules import RulesRefused, SubscriptionRules
-from xds_server.sidecar_client import SidecarXdsClient, backoff_delay, default_node_id
+from xds_server.sidecar_client import SidecarXdsClient, backoff_delay
 from xds_server.type_urls import APPLICATION_SHARD, CREDENTIAL_SHARD, RATE_LIMIT_SHARD
 
 __all__ = ["XdsClient", "backoff_delay"]
@@ -18,8 +18,9 @@ class XdsClient(SidecarXdsClient):
         store: Store,
         target: str,
         *,
+        node_id: str,
+        token: str,
         rules: SubscriptionRules | None = None,
-        node_id: str | None = None,
     ) -> None:
         appliers = {}
         if rules is not None:
@@ -30,6 +31,7 @@ class XdsClient(SidecarXdsClient):
         super().__init__(
             appliers,
             target,
-            node_id=node_id or default_node_id("extauthz"),
+            node_id=node_id,
+            token=token,
             refusals=(StoreError, RulesRefused),
         )

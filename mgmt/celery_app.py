@@ -17,7 +17,8 @@ app.autodiscover_tasks(["mgmt.gateway"])
 
 
 def beat_schedule(every_minutes: int) -> dict[str, dict[str, object]]:
-    """The schedule, in code: the deprecation job every `every_minutes` (at most hourly).
+    """The schedule, in code: the deprecation job every `every_minutes` (at most hourly),
+    and the retention of control-plane history hourly.
 
     The minutes divide the hour, so runs stay evenly spaced across it (a crontab of */45
     would run at :00 and :45).
@@ -33,7 +34,13 @@ def beat_schedule(every_minutes: int) -> dict[str, dict[str, object]]:
             "schedule": crontab(minute=f"*/{every_minutes}" if every_minutes < 60 else "0"),
             # A run that waited longer than one period is stale: the next one does its work.
             "options": {"expires": every_minutes * 60},
-        }
+        },
+        "retention": {
+            "task": "tollgate.gateway.retention",
+            # Off the hour, away from the deprecation job's runs.
+            "schedule": crontab(minute="37"),
+            "options": {"expires": 3600},
+        },
     }
 
 

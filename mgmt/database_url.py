@@ -6,10 +6,15 @@ from urllib.parse import unquote, urlsplit
 
 
 def database_from_url(url: str, base_dir: Path) -> dict[str, Any]:
-    """`sqlite:///relative/or/absolute.sqlite3` or `postgresql://user:pw@host:port/name`."""
+    """`sqlite:///relative/to/base_dir.sqlite3`, `sqlite:////absolute.sqlite3` (SQLAlchemy's
+    convention) or `postgresql://user:pw@host:port/name`."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        raw = unquote(parts.path.lstrip("/")) if parts.netloc == "" else parts.netloc + parts.path
+        raw = (
+            unquote(parts.path.removeprefix("/"))
+            if parts.netloc == ""
+            else parts.netloc + parts.path
+        )
         path = Path(raw) if Path(raw).is_absolute() else base_dir / raw
         return {
             "ENGINE": "django.db.backends.sqlite3",

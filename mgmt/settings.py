@@ -53,21 +53,25 @@ WSGI_APPLICATION = "mgmt.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Before the apps' own: admin/base_site.html here adds the degraded-nodes banner.
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "mgmt.gateway.context_processors.degraded_nodes",
             ]
         },
     }
 ]
 
 DATABASES = {
+    # Unset: the embedded SQLite file lives in VAR_DIR, with the rest of this install's state.
     "default": database_from_url(
-        os.environ.get("TOLLGATE_DATABASE_URL", "sqlite:///var/tollgate.sqlite3"), BASE_DIR
+        os.environ.get("TOLLGATE_DATABASE_URL") or f"sqlite:///{VAR_DIR / 'tollgate.sqlite3'}",
+        BASE_DIR,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -139,6 +143,8 @@ REST_FRAMEWORK = {
         "signup": os.environ.get("TOLLGATE_THROTTLE_SIGNUP", "10/hour"),
         "login": os.environ.get("TOLLGATE_THROTTLE_LOGIN", "20/minute"),
         "key_creation": os.environ.get("TOLLGATE_THROTTLE_KEY_CREATION", "60/hour"),
+        "application_creation": os.environ.get("TOLLGATE_THROTTLE_APPLICATION_CREATION", "30/hour"),
+        "application_deletion": os.environ.get("TOLLGATE_THROTTLE_APPLICATION_DELETION", "30/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Throttles count per client address: REMOTE_ADDR, unless mgmt runs behind this many
@@ -167,7 +173,29 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A key or token that a client put in a URL is redacted before any handler sees it.
+    "filters": {"redact_secrets": {"()": "mgmt.log_redaction.RedactSecrets"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        # Django's own for runserver's request lines (configuring the logger drops it).
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
+    "loggers": {
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_secrets"],
+        },
+        "django.request": {"filters": ["redact_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("TOLLGATE_LOG_LEVEL", "INFO")},
 }
 
@@ -205,6 +233,17 @@ TOLLGATE_RATELIMIT_DRAFT03_HEADERS = (
 TOLLGATE_PUBLIC_URL = os.environ.get("TOLLGATE_PUBLIC_URL", "http://127.0.0.1:8000")
 # Compile and publish a snapshot after every committed change (off only in tests that say so).
 TOLLGATE_AUTO_PUBLISH = os.environ.get("TOLLGATE_AUTO_PUBLISH", "1") == "1"
+# A commit within this many ms of the last publication's end waits that long and shares
+# one snapshot with the commits around it; an isolated commit publishes at once.
+TOLLGATE_PUBLISH_GAP_MS = int(os.environ.get("TOLLGATE_PUBLISH_GAP_MS", "250"))
+# History kept by the retention job: the newest published and refused snapshots (the live
+# one and any a node still runs are always kept), and node statuses and NACKs older than
+# this many days (those describing the live snapshot are always kept).
+TOLLGATE_KEEP_PUBLISHED_SNAPSHOTS = int(os.environ.get("TOLLGATE_KEEP_PUBLISHED_SNAPSHOTS", "50"))
+TOLLGATE_KEEP_REFUSED_SNAPSHOTS = int(os.environ.get("TOLLGATE_KEEP_REFUSED_SNAPSHOTS", "20"))
+TOLLGATE_KEEP_XDS_HISTORY_DAYS = int(os.environ.get("TOLLGATE_KEEP_XDS_HISTORY_DAYS", "14"))
+# A developer-API write may wait (Prefer: wait=N) at most this long for the gateways' ACKs.
+TOLLGATE_CONFIG_WAIT_MAX_SECONDS = float(os.environ.get("TOLLGATE_CONFIG_WAIT_MAX_SECONDS", "10"))
 
 # --- Lifecycle: Celery, notices, mail ---------------------------------------
 # The broker: `make run` starts an embedded Redis on 16379; production points this at its Redis.

@@ -18,4 +18,5 @@ urlpatterns = [
     path("portal/", include("mgmt.portal.urls")),
     path("internal/xds/snapshot", internal_views.latest_snapshot, name="xds-snapshot"),
     path("internal/xds/events", internal_views.xds_events, name="xds-events"),
+    path("internal/xds/conditions", internal_views.xds_conditions, name="xds-conditions"),
 ]

@@ -44,6 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not settings.xds_target and yaml_config is None:
         print("ratelimit_svc: give an --xds-target, a --config, or both", file=sys.stderr)
         return 2
+    if settings.xds_target and not (settings.xds_node and settings.xds_token):
+        print(
+            "ratelimit_svc: with an --xds-target, set TOLLGATE_XDS_NODE and "
+            "TOLLGATE_XDS_TOKEN_FILE (or TOLLGATE_XDS_TOKEN): a sidecar credential from "
+            "python -m xds_server.credentials add NAME --role sidecar",
+            file=sys.stderr,
+        )
+        return 2
 
     store = RedisCounterStore(settings.redis_url, timeout=settings.redis_timeout_ms / 1000)
     metrics = RateLimitMetrics()
@@ -64,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         client = SidecarXdsClient(
             {RATE_LIMIT_SHARD: subscriptions.replace_shards},
             settings.xds_target,
-            node_id=default_node_id("ratelimit"),
+            node_id=default_node_id(settings.xds_node, "ratelimit"),
+            token=settings.xds_token,
             refusals=(RulesRefused,),
         )
         client.start()

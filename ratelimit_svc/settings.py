@@ -3,10 +3,11 @@
 import argparse
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ratelimit_svc.limits import Algorithm
+from xds_server.sidecar_client import NODE_ENV, read_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +16,10 @@ class Settings:
     port: int = 18002
     # host:port of xds_server for mgmt's limits; "" runs standalone on the YAML config.
     xds_target: str = "127.0.0.1:18000"
+    # The sidecar xDS credential's name (node id `NAME/ratelimit-<host>-<pid>`) and its token
+    # (TOLLGATE_XDS_TOKEN_FILE or TOLLGATE_XDS_TOKEN, never a flag: argv is public).
+    xds_node: str = ""
+    xds_token: str = field(default="", repr=False)
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Per Redis call; a dead Redis then costs one call this long, then nothing (breaker).
     redis_timeout_ms: int = 25
@@ -41,6 +46,11 @@ def parse(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None =
         "--xds-target",
         default=env.get("TOLLGATE_XDS_TARGET", d.xds_target),
         help="xds_server host:port; '' to run standalone on --config only",
+    )
+    parser.add_argument(
+        "--xds-node",
+        default=env.get(NODE_ENV, d.xds_node),
+        help="the name of the sidecar xDS credential (its token: TOLLGATE_XDS_TOKEN_FILE)",
     )
     parser.add_argument("--redis-url", default=env.get("TOLLGATE_REDIS_URL", d.redis_url))
     parser.add_argument(
@@ -70,6 +80,10 @@ def parse(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None =
         "--workers", type=_positive, default=env.get("TOLLGATE_RATELIMIT_WORKERS", str(d.workers))
     )
     args = parser.parse_args(argv)
+    try:
+        token = read_token(env) if args.xds_target else ""
+    except OSError as exc:
+        parser.error(f"cannot read the xDS token file: {exc}")
     config = args.config
     if config is None:
         raw = env.get("TOLLGATE_RATELIMIT_CONFIG", "")
@@ -78,6 +92,8 @@ def parse(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None =
         address=args.address,
         port=_port(args.port),
         xds_target=args.xds_target,
+        xds_node=args.xds_node,
+        xds_token=token,
         redis_url=args.redis_url,
         redis_timeout_ms=_positive(args.redis_timeout_ms),
         config_paths=tuple(config),

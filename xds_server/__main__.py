@@ -1,7 +1,8 @@
 """`python -m xds_server [--snapshot-file F]`: the ADS server, its snapshot source and reporter.
 
 Without `--snapshot-file` it polls mgmt and reports ACK/NACK events back; with it, it serves
-that file (re-read when it changes) and only logs events.
+that file (re-read when it changes) and only logs events. Either way only the nodes in the
+credentials file (TOLLGATE_XDS_CREDENTIALS) are served; it does not start without one.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from pathlib import Path
 
+from xds_server.auth import CredentialStore
 from xds_server.cache import SnapshotCache, XdsEvent
-from xds_server.reporter import EventReporter
-from xds_server.server import create_server, set_health
+from xds_server.errors import CredentialsError
+from xds_server.node_reports import Forward, logged_only, mgmt_forwarder
+from xds_server.reporter import EventReporter, post
+from xds_server.server import StreamLimits, create_server, set_health
 from xds_server.settings import Settings
 from xds_server.source import FileSnapshotSource, MgmtSnapshotSource
 
@@ -23,6 +28,13 @@ log = logging.getLogger("xds_server")
 
 
 async def serve(settings: Settings, snapshot_file: Path | None) -> None:
+    if settings.credentials_file is None:
+        raise CredentialsError(
+            "TOLLGATE_XDS_CREDENTIALS is not set: give the nodes' credentials file "
+            "(python -m xds_server.credentials add NAME --role envoy|sidecar --file F)"
+        )
+    credentials = CredentialStore(settings.credentials_file)
+    credentials.load()
     reporter: EventReporter | None = None
     if snapshot_file is None:
         reporter = EventReporter(mgmt_url=settings.mgmt_url, token=settings.internal_token)
@@ -49,9 +61,23 @@ async def serve(settings: Settings, snapshot_file: Path | None) -> None:
         tasks.append(asyncio.create_task(source.run()))
     if reporter is not None:
         tasks.append(asyncio.create_task(reporter.run()))
+    tasks.append(asyncio.create_task(credentials.run(settings.poll_interval)))
 
+    limits = StreamLimits(
+        max_message_bytes=settings.max_message_bytes,
+        max_resource_names=settings.max_resource_names,
+        max_streams_per_credential=settings.max_streams_per_credential,
+    )
+    forward: Forward = logged_only
+    if snapshot_file is None:
+        forward = mgmt_forwarder(post, mgmt_url=settings.mgmt_url, token=settings.internal_token)
     server, port, health_servicer = create_server(
-        cache, address=settings.address, port=settings.port
+        cache,
+        address=settings.address,
+        port=settings.port,
+        credentials=credentials,
+        limits=limits,
+        forward_conditions=forward,
     )
     await server.start()
     await set_health(health_servicer, serving=True)
@@ -85,7 +111,11 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(serve(Settings.from_env(), args.snapshot_file))
+    try:
+        asyncio.run(serve(Settings.from_env(), args.snapshot_file))
+    except CredentialsError as exc:
+        log.error("%s", exc)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from xds_server.errors import InconsistentSnapshot
 from xds_server.snapshot import Snapshot
 
 DEFAULT_GROUP = "*"
+MAX_ERROR_CHARS = 10_000  # mgmt keeps this much of a NACK's error
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +153,14 @@ class StreamState:
         self._nonces = itertools.count(1)
         self._wakeup = asyncio.Event()
 
-    def handle_request(self, req: discovery_pb2.DiscoveryRequest) -> None:
-        """Process one request: ignore it (stale nonce), or record ACK/NACK and park a watch."""
+    def handle_request(
+        self, req: discovery_pb2.DiscoveryRequest, *, names: frozenset[str] | None = None
+    ) -> None:
+        """Process one request: ignore it (stale nonce), or record ACK/NACK and park a watch.
+
+        `names`, if given, are `req.resource_names` already taken in as a set (the server
+        does that a slice at a time); otherwise they are taken from `req`.
+        """
         if req.HasField("node") and self.group is None:
             self.node_id = req.node.id
             self.node_cluster = req.node.cluster
@@ -175,7 +182,10 @@ class StreamState:
                 self._record_nack(type_url, sent, req.error_detail.message)
             else:
                 self._record_ack(type_url, sent)
-        names = frozenset(req.resource_names) if type_url in type_urls.NAMED_TYPES else None
+        if type_url not in type_urls.NAMED_TYPES:
+            names = None
+        elif names is None:
+            names = frozenset(req.resource_names)
         previous = self._watches.get(type_url)
         self._watches[type_url] = _Watch(
             names=names,
@@ -197,7 +207,11 @@ class StreamState:
             if not watch.open or not snap.has_type(type_url):
                 continue
             version = snap.type_version(type_url)
-            names_changed = watch.names is not None and watch.names != watch.sent_names
+            names_changed = (
+                watch.names is not None
+                and watch.names is not watch.sent_names
+                and watch.names != watch.sent_names
+            )
             if version == watch.known_version and not names_changed:
                 continue
             if watch.names is not None and not watch.names:
@@ -235,7 +249,8 @@ class StreamState:
         if watch.names is None:
             bodies = list(resources.values())
         else:
-            bodies = [resources[n] for n in sorted(watch.names) if n in resources]
+            # Only the names the snapshot has: a client asking for many costs no more.
+            bodies = [resources[n] for n in sorted(watch.names.intersection(resources))]
         nonce = f"{self.stream_id}-{next(self._nonces)}"
         prev = self._sent.get(type_url)
         self._sent[type_url] = _Sent(
@@ -263,7 +278,9 @@ class StreamState:
         if sent.rejected == sent.version:
             return
         sent.rejected = sent.version
-        self._cache._emit(self._event("nack", type_url, sent.version, message))
+        # Recorded as text by mgmt: no NUL (PostgreSQL refuses it), and a bounded length.
+        error = message.replace("\x00", "\ufffd")[:MAX_ERROR_CHARS]
+        self._cache._emit(self._event("nack", type_url, sent.version, error))
 
     def _event(
         self, kind: Literal["ack", "nack"], type_url: str, version: str, error: str | None

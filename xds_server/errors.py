@@ -31,3 +31,27 @@ class EventsRefused(XdsError):
 
 class SourceUnavailable(XdsError):
     """mgmt could not be reached, or answered something other than a snapshot."""
+
+
+class CredentialsError(XdsError):
+    """The credentials file cannot be read, or holds something other than valid credentials."""
+
+
+class StreamRefused(XdsError):
+    """A client's stream is ended: the server maps each subclass to one gRPC status."""
+
+
+class Unauthenticated(StreamRefused):
+    """No credential, or one that is unknown or revoked (UNAUTHENTICATED)."""
+
+
+class PermissionDenied(StreamRefused):
+    """A valid credential asking for what its role may not read, or for another node's name."""
+
+
+class LimitExceeded(StreamRefused):
+    """Too many names in one request, or too many streams on one credential (RESOURCE_EXHAUSTED)."""
+
+
+class BadRequest(StreamRefused):
+    """A request the protocol does not allow, such as a first request with no node."""

@@ -21,7 +21,8 @@ EVENTS_PATH = "/internal/xds/events"
 log = logging.getLogger(__name__)
 
 
-def _post(url: str, token: str, body: bytes, timeout: float) -> None:
+def post(url: str, token: str, body: bytes, timeout: float) -> None:
+    """One blocking POST of JSON to mgmt's internal API (run it in a thread)."""
     request = urllib.request.Request(  # noqa: S310 (http(s) checked by EventReporter)
         url,
         data=body,
@@ -34,11 +35,11 @@ def _post(url: str, token: str, body: bytes, timeout: float) -> None:
     except urllib.error.HTTPError as exc:
         if exc.code in _NEVER_ACCEPTED:
             raise EventsRefused(f"mgmt refused a batch of events: HTTP {exc.code}") from exc
-        raise SourceUnavailable(f"mgmt answered HTTP {exc.code} to {EVENTS_PATH}") from exc
+        raise SourceUnavailable(f"mgmt answered HTTP {exc.code} to {url}") from exc
     except (OSError, TimeoutError) as exc:
         raise SourceUnavailable(f"mgmt unreachable: {exc}") from exc
     if status not in (200, 202, 204):
-        raise SourceUnavailable(f"mgmt answered HTTP {status} to {EVENTS_PATH}")
+        raise SourceUnavailable(f"mgmt answered HTTP {status} to {url}")
 
 
 # Answers that sending the same batch again cannot change (401/403 can: a token fix).
@@ -89,7 +90,7 @@ class EventReporter:
             batch = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
             body = json.dumps({"events": [asdict(e) for e in batch]}).encode()
             try:
-                await asyncio.to_thread(_post, self._url, self._token, body, self._timeout)
+                await asyncio.to_thread(post, self._url, self._token, body, self._timeout)
             except EventsRefused as exc:
                 # Resending would loop forever and hold back every event behind it.
                 log.error("%s; dropping those %d events", exc, len(batch))

@@ -24,6 +24,15 @@ class Settings:
     poll_interval: float = 0.2
     # Seconds that open streams get to finish on SIGTERM before they are cancelled.
     shutdown_grace: float = 5.0
+    # The nodes' credentials (python -m xds_server.credentials); re-read when it changes.
+    # Required: xds_server refuses to start without it.
+    credentials_file: Path | None = None
+    # Largest request a client may send; bigger ones end its stream (RESOURCE_EXHAUSTED).
+    max_message_bytes: int = 4 * 1024 * 1024
+    # Most resource names in one request (EDS/RDS); 10,000 take about 5 ms to take in.
+    max_resource_names: int = 10_000
+    # Open ADS streams per credential (an Envoy holds 1; a node's sidecars 1 each).
+    max_streams_per_credential: int = 8
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -37,4 +46,12 @@ class Settings:
             state_dir=Path(env.get("TOLLGATE_XDS_STATE_DIR", str(d.state_dir))),
             poll_interval=float(env.get("TOLLGATE_XDS_POLL_INTERVAL", d.poll_interval)),
             shutdown_grace=float(env.get("TOLLGATE_XDS_SHUTDOWN_GRACE", d.shutdown_grace)),
+            credentials_file=Path(raw) if (raw := env.get("TOLLGATE_XDS_CREDENTIALS")) else None,
+            max_message_bytes=int(env.get("TOLLGATE_XDS_MAX_MESSAGE_BYTES", d.max_message_bytes)),
+            max_resource_names=int(
+                env.get("TOLLGATE_XDS_MAX_RESOURCE_NAMES", d.max_resource_names)
+            ),
+            max_streams_per_credential=int(
+                env.get("TOLLGATE_XDS_MAX_STREAMS_PER_CREDENTIAL", d.max_streams_per_credential)
+            ),
         )

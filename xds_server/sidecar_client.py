@@ -43,8 +43,24 @@ CHANNEL_OPTIONS: Final = [
 ]
 
 
-def default_node_id(role: str) -> str:
-    return f"{role}-{socket.gethostname()}-{os.getpid()}"
+TOKEN_ENV: Final = "TOLLGATE_XDS_TOKEN"  # noqa: S105 (a variable name)
+TOKEN_FILE_ENV: Final = "TOLLGATE_XDS_TOKEN_FILE"  # noqa: S105
+NODE_ENV: Final = "TOLLGATE_XDS_NODE"
+
+
+def default_node_id(node: str, role: str) -> str:
+    """`node/<role>-<host>-<pid>`: proven by the credential named `node`, one per process."""
+    return f"{node}/{role}-{socket.gethostname()}-{os.getpid()}"
+
+
+def read_token(environ: Mapping[str, str]) -> str:
+    """The sidecar's xDS token: from the file `TOLLGATE_XDS_TOKEN_FILE` names (it keeps the
+    token out of the environment), else `TOLLGATE_XDS_TOKEN`; "" when neither is set."""
+    path = environ.get(TOKEN_FILE_ENV, "")
+    if path:
+        with open(path) as f:
+            return f.read().strip()
+    return environ.get(TOKEN_ENV, "").strip()
 
 
 def backoff_delay(attempt: int, rng: Callable[[float, float], float] = random.uniform) -> float:
@@ -61,7 +77,8 @@ class SidecarXdsClient:
     `appliers` maps type URL to a function given every resource of that type (state of
     the world), in the order of the mapping on a new stream. An applier raising one of
     `refusals` is an expected NACK (logged without a traceback); anything else is a bug,
-    NACKed too so the stream survives.
+    NACKed too so the stream survives. `token` is sent as `authorization: Bearer` metadata;
+    xds_server checks that it proves `node_id`.
     """
 
     def __init__(
@@ -70,9 +87,11 @@ class SidecarXdsClient:
         target: str,
         *,
         node_id: str,
+        token: str,
         refusals: tuple[type[Exception], ...] = (),
     ) -> None:
         self._target = target
+        self._metadata = (("authorization", f"Bearer {token}"),)
         self._node = base_pb2.Node(id=node_id, cluster="tollgate")
         self._appliers = dict(appliers)
         self._refusals = refusals
@@ -136,7 +155,9 @@ class SidecarXdsClient:
                     version_info=self._versions.get(type_url, ""),
                 )
             )
-        call = self._stub.StreamAggregatedResources(iter(requests.get, None))
+        call = self._stub.StreamAggregatedResources(
+            iter(requests.get, None), metadata=self._metadata
+        )
         self._call = call
         try:
             if self._stopping.is_set():

@@ -36,3 +36,10 @@ PUSH_ORDER: Final = (
 
 # Types whose requests name the resources they want (the rest are wildcard).
 NAMED_TYPES: Final = frozenset({ENDPOINT, ROUTE})
+
+# What each role of client may read (xds_server.auth): Envoy never sees key hashes, and a
+# sidecar never sees listeners.
+ENVOY_TYPES: Final = frozenset({CLUSTER, ENDPOINT, LISTENER, ROUTE})
+TOLLGATE_TYPES: Final = frozenset(
+    {CREDENTIAL_SHARD, APPLICATION_SHARD, PLAN, API_POLICY, RATE_LIMIT_SHARD}
+)

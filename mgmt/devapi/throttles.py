@@ -1,7 +1,8 @@
-"""Throttles on the doors an attacker knocks on: sign-up and log-in by client address, key
-creation by account. Rates come from settings (TOLLGATE_THROTTLE_*), read at call time so
-a deployment or a test can change them; counts live in Django's cache (shared between
-processes when TOLLGATE_CACHE_URL points at Redis)."""
+"""Throttles on the doors an attacker knocks on: sign-up and log-in by client address; key
+creation, and application creation and deletion (each a new snapshot), by account. Rates
+come from settings (TOLLGATE_THROTTLE_*), read at call time so a deployment or a test can
+change them; counts live in Django's cache (shared between processes when
+TOLLGATE_CACHE_URL points at Redis)."""
 
 from typing import Any
 
@@ -41,3 +42,19 @@ class KeyCreationThrottle(_ScopedThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         ident = request.user.pk if request.user.is_authenticated else self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class _PerAccountThrottle(_ScopedThrottle):
+    """Counted per account; views apply it only to the method it counts (get_throttles)."""
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        ident = request.user.pk if request.user.is_authenticated else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class ApplicationCreationThrottle(_PerAccountThrottle):
+    scope = "application_creation"
+
+
+class ApplicationDeletionThrottle(_PerAccountThrottle):
+    scope = "application_deletion"

@@ -72,6 +72,18 @@ def _link(path: str) -> str:
     return settings.TOLLGATE_PUBLIC_URL.rstrip("/") + path
 
 
+# Where a mailed link lands. Its secret rides in the fragment (`#…`), which browsers send
+# to no server and put in no Referer, so no access log holds it; the page posts it in the
+# body. The mail gives the code too, for pasting on the page without the link.
+VERIFY_PAGE = "/portal/verify"
+RESET_PAGE = "/portal/password-reset/confirm"
+INVITATION_PAGE = "/portal/invitations/accept"
+
+
+def _mailed_link(page: str, secret: str) -> dict[str, str]:
+    return {"link": _link(f"{page}#{secret}"), "page": _link(page), "code": secret}
+
+
 # --- sign-up and verification -----------------------------------------------------------
 
 
@@ -81,11 +93,7 @@ def verification_token(user: User) -> str:
 
 def _send_verification(user: User) -> None:
     token = verification_token(user)
-    _send_after_commit(
-        user.email,
-        "verify",
-        {"user": user, "link": _link(f"/portal/verify/{token}"), "token": token},
-    )
+    _send_after_commit(user.email, "verify", {"user": user, **_mailed_link(VERIFY_PAGE, token)})
 
 
 def _unique_slug(name: str) -> str:
@@ -239,14 +247,28 @@ def request_password_reset(*, email: str) -> None:
     ).first()
     if user is None:
         return
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
+    code = reset_code(
+        uid=urlsafe_base64_encode(force_bytes(user.pk)),
+        token=default_token_generator.make_token(user),
+    )
     with transaction.atomic():
         _send_after_commit(
-            user.email,
-            "password_reset",
-            {"user": user, "link": _link(f"/portal/password-reset/{uid}/{token}")},
+            user.email, "password_reset", {"user": user, **_mailed_link(RESET_PAGE, code)}
         )
+
+
+def reset_code(*, uid: str, token: str) -> str:
+    """The one string a reset mail gives: the account's uid and Django's token, joined by
+    a dot (neither alphabet has one)."""
+    return f"{uid}.{token}"
+
+
+def split_reset_code(code: str) -> tuple[str, str]:
+    """(uid, token) of a reset code; a malformed one is a bad link like any other."""
+    uid, dot, token = code.strip().partition(".")
+    if not dot or not uid or not token:
+        raise BadCredentials("this reset link is not valid or has expired: ask for a new one")
+    return uid, token
 
 
 def _reset_target(uid: str, token: str) -> User:
@@ -260,11 +282,6 @@ def _reset_target(uid: str, token: str) -> User:
     if user is None or not default_token_generator.check_token(user, token):
         raise BadCredentials("this reset link is not valid or has expired: ask for a new one")
     return user
-
-
-def check_password_reset(*, uid: str, token: str) -> User:
-    """The account a reset link is for, if the link still works (for the portal's form)."""
-    return _reset_target(uid, token)
 
 
 @transaction.atomic
@@ -368,8 +385,7 @@ def invite(*, organization: Organization, by: User, email: str, role: str) -> Is
         {
             "invitation": invitation,
             "inviter": by.get_full_name() or by.get_username(),
-            "link": _link(f"/portal/invitations/{token}"),
-            "token": token,
+            **_mailed_link(INVITATION_PAGE, token),
         },
     )
     return IssuedInvitation(invitation, token)

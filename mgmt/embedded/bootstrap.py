@@ -1,5 +1,6 @@
 """Renders envoy/bootstrap.yaml for one gateway node and finds the Envoy binary."""
 
+import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -7,6 +8,8 @@ from pathlib import Path
 from string import Template
 
 BOOTSTRAP_TEMPLATE = Path(__file__).resolve().parents[2] / "envoy" / "bootstrap.yaml"
+# What may go inside the YAML string unescaped (every token we issue is of this form).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,9 +23,13 @@ class NodeAddresses:
     extauthz_http_port: int
 
 
-def render_bootstrap(addresses: NodeAddresses) -> str:
+def render_bootstrap(addresses: NodeAddresses, *, xds_token: str) -> str:
+    """The bootstrap of one node; it holds the node's xDS token, so write it 0600."""
+    if not _TOKEN.fullmatch(xds_token):
+        raise ValueError("an xDS token is URL-safe base64 (python -m xds_server.credentials)")
     template = Template(BOOTSTRAP_TEMPLATE.read_text())
     return template.substitute(
+        xds_token=xds_token,
         node_id=addresses.node_id,
         admin_port=addresses.admin_port,
         xds_host=addresses.xds_host,

@@ -34,11 +34,36 @@ def wait_for_port(
     raise TimeoutError(f"nothing listened on {host}:{port} within {timeout}s")
 
 
+def end_process(
+    popen: "subprocess.Popen[bytes]", first: signal.Signals, grace: float = 5.0
+) -> None:
+    """`first` to the process by its pid, then SIGKILL if it outlives `grace` seconds."""
+    if popen.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(popen.pid, first)
+    try:
+        popen.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(popen.pid, signal.SIGKILL)
+        popen.wait()
+
+
 @dataclass
 class Child:
     name: str
     popen: "subprocess.Popen[bytes]"
     log_path: Path | None
+    # The command exactly as first started (argv, the whole environment, cwd): a restart
+    # runs it again, so a respawned child has the same ports, credentials and files.
+    argv: tuple[str, ...] = ()
+    # Holds tokens and secrets: never in a repr (a failing test prints its fixtures).
+    env: Mapping[str, str] | None = field(default=None, repr=False)
+    cwd: Path | None = None
+    # When the current process was started (time.monotonic()), and how often it was respawned.
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0
 
     def tail(self, lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -52,6 +77,9 @@ class ProcessGroup:
 
     log_dir: Path | None = None
     children: list[Child] = field(default_factory=list)
+    # When set, each child's current pid is kept in `<pid_dir>/<name>.pid` (for operators
+    # and tests); the file is replaced on a restart and removed when the child is stopped.
+    pid_dir: Path | None = None
 
     def start(
         self,
@@ -60,15 +88,38 @@ class ProcessGroup:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
     ) -> Child:
+        full_env = {**os.environ, **(env or {})}
+        log_path = self.log_dir / f"{name}.log" if self.log_dir is not None else None
+        popen = self._spawn(name, argv, full_env, cwd, log_path)
+        child = Child(name, popen, log_path, tuple(argv), full_env, cwd)
+        self.children.append(child)
+        return child
+
+    def restart(self, child: Child) -> Child:
+        """Runs the child's command again, as first started; it keeps its place in the
+        group, so `stop_all` still stops it in reverse order of the first start."""
+        if child.popen.poll() is None:
+            raise RuntimeError(f"{child.name} is still running (pid {child.popen.pid})")
+        child.popen = self._spawn(child.name, child.argv, child.env, child.cwd, child.log_path)
+        child.started_at = time.monotonic()
+        child.restarts += 1
+        return child
+
+    def _spawn(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None,
+        cwd: Path | None,
+        log_path: Path | None,
+    ) -> "subprocess.Popen[bytes]":
         log_file: IO[bytes] | None = None
-        log_path = None
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            log_path = self.log_dir / f"{name}.log"
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
             log_file = log_path.open("ab")
         popen = subprocess.Popen(
             list(argv),
-            env={**os.environ, **(env or {})},
+            env=dict(env) if env is not None else None,
             cwd=cwd,
             stdout=log_file if log_file else None,
             stderr=subprocess.STDOUT if log_file else None,
@@ -77,27 +128,28 @@ class ProcessGroup:
         )
         if log_file is not None:
             log_file.close()
-        child = Child(name, popen, log_path)
-        self.children.append(child)
-        return child
+        if self.pid_dir is not None:
+            self.pid_dir.mkdir(parents=True, exist_ok=True)
+            pid_file = self.pid_dir / f"{name}.pid"
+            staged = pid_file.with_suffix(".pid.tmp")
+            staged.write_text(f"{popen.pid}\n")
+            staged.replace(pid_file)  # a reader never sees a half-written file
+        return popen
 
     def python(
         self, name: str, module: str, *args: str, env: Mapping[str, str] | None = None
     ) -> Child:
+        # Unbuffered: a child killed with -9 leaves its last lines in its log, for the restart
+        # report, instead of in a lost buffer.
+        env = {"PYTHONUNBUFFERED": "1", **(env or {})}
         return self.start(name, [sys.executable, "-m", module, *args], env=env)
 
     def stop(self, child: Child, grace: float = 5.0) -> None:
-        if child.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child.popen.pid, signal.SIGTERM)
-            try:
-                child.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(child.popen.pid, signal.SIGKILL)
-                child.popen.wait()
+        end_process(child.popen, signal.SIGTERM, grace)
         if child in self.children:
             self.children.remove(child)
+        if self.pid_dir is not None:
+            (self.pid_dir / f"{child.name}.pid").unlink(missing_ok=True)
 
     def stop_all(self, grace: float = 5.0) -> None:
         for child in reversed(list(self.children)):

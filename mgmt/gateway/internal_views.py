@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from mgmt.gateway import selectors, services
+from mgmt.gateway import node_conditions, selectors, services
 
 _MAX_EVENTS = 10_000
 _MAX_ERROR_CHARS = 10_000
@@ -82,4 +82,39 @@ def xds_events(request: HttpRequest) -> HttpResponse:
     except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
         return _problem(400, "Bad events", str(exc))
     services.record_xds_events(events=events)
+    return HttpResponse(status=204)
+
+
+_MAX_CONDITIONS = 100
+
+
+def _parse_condition(raw: Any) -> node_conditions.Reported:
+    if not isinstance(raw, dict) or not isinstance(raw.get("active"), bool):
+        raise ValueError("each condition needs node_id, name, active (bool), since, detail")
+    node_id, name = _text(raw, "node_id", 200), _text(raw, "name", 64)
+    if not node_id or not name:
+        raise ValueError("a condition names its node and itself")
+    return node_conditions.Reported(
+        node_id=node_id,
+        name=name,
+        active=raw["active"],
+        since=datetime.fromtimestamp(float(raw["since"]), tz=UTC),
+        detail=_text(raw, "detail", 500),
+    )
+
+
+@csrf_exempt
+@require_POST
+def xds_conditions(request: HttpRequest) -> HttpResponse:
+    """Degraded states nodes reported to xds_server, which proved who each node is."""
+    if not _authorized(request):
+        return _problem(401, "Unauthorized", "a valid internal token is required")
+    try:
+        raw_conditions = json.loads(request.body)["conditions"]
+        if not isinstance(raw_conditions, list) or len(raw_conditions) > _MAX_CONDITIONS:
+            raise ValueError(f"conditions must be a list of at most {_MAX_CONDITIONS}")
+        conditions = [_parse_condition(raw) for raw in raw_conditions]
+    except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
+        return _problem(400, "Bad conditions", str(exc))
+    node_conditions.record(conditions)
     return HttpResponse(status=204)

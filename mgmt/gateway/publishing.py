@@ -1,18 +1,28 @@
-"""Compiles the current rows and publishes the snapshot, once per committed transaction.
+"""Compiles the current rows and publishes the snapshot after committed transactions.
 
 Publishers take turns (an advisory lock on PostgreSQL, across processes; a process lock
 for the embedded SQLite mode's single Django) and read the rows only once it is their
 turn: whichever commit comes last, its publication reads the newest rows and inserts
 the newest snapshot last.
+
+Commits are coalesced (mgmt.controlplane.coalescing): a committing thread returns once a
+publication that started after its commit has ended, its own or another thread's. An
+isolated commit publishes at once; commits within TOLLGATE_PUBLISH_GAP_MS of the last
+publication wait out the gap and share one snapshot.
 """
 
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from mgmt.compiler.compile import Compiled, compile_snapshot, summary
+from mgmt.controlplane.coalescing import Coalescer, Covered, Start
 from mgmt.gateway import selectors
 from mgmt.gateway.models import Snapshot
 
@@ -21,6 +31,11 @@ log = logging.getLogger(__name__)
 _ADVISORY_LOCK_KEY = 0x7011_6A7E
 # Threads of one process take turns before they reach the database lock.
 _process_lock = threading.Lock()
+# The coalescer's state and the committers waiting on it.
+_turns = threading.Condition()
+_coalescer: Coalescer[Snapshot] = Coalescer()
+# The snapshots that covered this context's commits, while someone is tracking them.
+_covering: ContextVar[list[Snapshot] | None] = ContextVar("covering", default=None)
 
 
 def _lock_publication() -> None:
@@ -68,11 +83,48 @@ def publish_snapshot() -> Snapshot:
         return created
 
 
+def publish_covering() -> Snapshot | None:
+    """Returns once a publication that started after this call has ended: the snapshot it
+    stored, or None when this caller's own attempt failed (it raises)."""
+    gap = settings.TOLLGATE_PUBLISH_GAP_MS / 1000
+    with _turns:
+        ticket = _coalescer.ticket()
+        while True:
+            step = _coalescer.next_step(ticket, time.monotonic(), gap)
+            if isinstance(step, Covered):
+                return step.result
+            if isinstance(step, Start):
+                break
+            _turns.wait(step.seconds)
+    result = None
+    try:
+        result = publish_snapshot()
+        return result
+    finally:
+        with _turns:
+            _coalescer.ended(step.number, time.monotonic(), result)
+            _turns.notify_all()
+
+
+@contextmanager
+def tracking() -> Iterator[list[Snapshot]]:
+    """Collects the snapshots that cover the commits made inside the block (by this thread)."""
+    found: list[Snapshot] = []
+    token = _covering.set(found)
+    try:
+        yield found
+    finally:
+        _covering.reset(token)
+
+
 def _publish_after_commit() -> None:
     try:
-        publish_snapshot()
+        snapshot = publish_covering()
     except Exception:  # the change is committed; the next commit publishes it
         log.exception("publishing after commit failed")
+        return
+    if snapshot is not None and (found := _covering.get()) is not None:
+        found.append(snapshot)
 
 
 def publish_on_commit() -> None:

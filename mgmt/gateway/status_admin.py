@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from mgmt.gateway.models import Snapshot, SnapshotRejection, XdsNodeStatus
+from mgmt.gateway.models import NodeCondition, Snapshot, SnapshotRejection, XdsNodeStatus
 
 
 class SnapshotAdmin(admin.ModelAdmin[Snapshot]):
@@ -69,4 +69,18 @@ class XdsNodeStatusAdmin(admin.ModelAdmin[XdsNodeStatus]):
     search_fields = ("node_id",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class NodeConditionAdmin(admin.ModelAdmin[NodeCondition]):
+    """Degraded states nodes reported: what the banner shows, with their history."""
+
+    list_display = ("node_id", "name", "active", "since", "cleared_at", "reported_at", "detail")
+    list_filter = ("active", "name")
+    search_fields = ("node_id",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

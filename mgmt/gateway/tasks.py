@@ -1,5 +1,6 @@
-"""Celery tasks: thin shells around the deprecation job and notice delivery. Both take ids
-or a timestamp, never objects, and do nothing harmful when run twice."""
+"""Celery tasks: thin shells around the deprecation job, notice delivery and the retention
+of control-plane history. They take ids or a timestamp, never objects, and do nothing
+harmful when run twice."""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -8,7 +9,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from mgmt.gateway import deprecation_job, notices
+from mgmt.gateway import deprecation_job, notices, retention_job
 from mgmt.lifecycle.retries import retry_delay
 
 
@@ -58,3 +59,21 @@ def send_lifecycle_notice(self: Task, notice_id: int) -> str:  # type: ignore[ty
     if delivery.retry:
         raise self.retry(countdown=retry_delay(notice.attempts))
     return "sent" if delivery.sent else "failed"
+
+
+@shared_task(
+    name="tollgate.gateway.retention",
+    acks_late=True,
+    time_limit=600,
+    soft_time_limit=540,
+    ignore_result=True,
+)
+def run_retention() -> dict[str, int]:
+    """Deletes old snapshots, node statuses and NACKs (TOLLGATE_KEEP_*)."""
+    report = retention_job.run(
+        now=timezone.now(),
+        keep_published=settings.TOLLGATE_KEEP_PUBLISHED_SNAPSHOTS,
+        keep_refused=settings.TOLLGATE_KEEP_REFUSED_SNAPSHOTS,
+        history_days=settings.TOLLGATE_KEEP_XDS_HISTORY_DAYS,
+    )
+    return report.as_dict()

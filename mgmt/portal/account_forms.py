@@ -1,4 +1,5 @@
-"""Forms of the anonymous pages: sign-up, log-in and asking for a new verification mail.
+"""Forms of the anonymous pages: sign-up, log-in, asking for a new verification mail, and
+the pages of mailed links (their codes, and a new password).
 They check shape only; the account rules (password strength, unique address) are the
 service's, and its refusals are shown on these fields."""
 
@@ -47,7 +48,33 @@ class PasswordResetRequestForm(forms.Form):
     )
 
 
+def mailed_code_field(label: str) -> forms.CharField:
+    """The secret of a mailed link: the page's script fills it in from the link's fragment
+    (and hides it); without the script, it is pasted from the mail."""
+    return forms.CharField(
+        label=label,
+        max_length=1000,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "off",
+                "spellcheck": "false",
+                "data-mailed-code": True,
+            }
+        ),
+    )
+
+
+class VerifyEmailForm(forms.Form):
+    code = mailed_code_field("Confirmation code")
+
+
+class InvitationForm(forms.Form):
+    code = mailed_code_field("Invitation code")
+
+
 class NewPasswordForm(forms.Form):
+    code = mailed_code_field("Reset code")
     password = forms.CharField(
         label="New password",
         strip=False,

@@ -1,19 +1,24 @@
-"""The anonymous doors of the portal: sign-up, log-in and out, email verification, and the
-invitation link. Sign-up and log-in POSTs spend the client address's attempt budget."""
+"""The anonymous doors of the portal: sign-up, log-in and out, and email verification.
+Sign-up and log-in POSTs spend the client address's attempt budget."""
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mgmt.developers import accounts, selectors
+from mgmt.developers import accounts
 from mgmt.developers.errors import BadCredentials, EmailNotVerified, InvalidInput
 from mgmt.portal import throttle
-from mgmt.portal.account_forms import LogInForm, ResendVerificationForm, SignUpForm
-from mgmt.portal.guards import signed_in_user
+from mgmt.portal.account_forms import (
+    LogInForm,
+    ResendVerificationForm,
+    SignUpForm,
+    VerifyEmailForm,
+)
+from mgmt.portal.mailed_links import private_page
 from mgmt.portal.service_errors import show_on_form
 
 
@@ -30,8 +35,9 @@ def _safe_next(request: HttpRequest) -> str:
 @require_http_methods(["GET", "POST"])
 def sign_up(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        form = SignUpForm(initial={"invitation_token": request.GET.get("invitation", "")})
-        return render(request, "portal/signup.html", {"form": form})
+        # An invitation's sign-up starts on its own page (invitation_views), which posts
+        # its token here in the body: never in this page's query.
+        return render(request, "portal/signup.html", {"form": SignUpForm()})
     if (wait := throttle.spend_attempt(request, "signup")) is not None:
         return throttle.too_many_attempts(request, wait)
     form = SignUpForm(request.POST)
@@ -91,11 +97,18 @@ def log_out(request: HttpRequest) -> HttpResponse:
     return redirect("portal:login")
 
 
-def verify_email(request: HttpRequest, token: str) -> HttpResponse:
-    # A GET that writes, because mail clients open links with GET; it only ever confirms
-    # the address the link was mailed to, and a second visit changes nothing.
+@private_page
+@require_http_methods(["GET", "POST"])
+def verify_email(request: HttpRequest) -> HttpResponse:
+    """The mailed link opens the form (its script posts the link's code at once); the POST
+    confirms the address the code was mailed to, and a second one changes nothing."""
+    form = VerifyEmailForm(request.POST if request.method == "POST" else None)
+    if not form.is_bound:
+        return render(request, "portal/verify.html", {"form": form})
+    if not form.is_valid():
+        return render(request, "portal/verify.html", {"form": form}, status=400)
     try:
-        accounts.verify_email(token=token)
+        accounts.verify_email(token=form.cleaned_data["code"])
     except BadCredentials as error:
         return render(request, "portal/verify_failed.html", {"detail": error.detail}, status=400)
     messages.success(request, "Your email address is confirmed. Log in to continue.")
@@ -119,28 +132,3 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
         "If that address has an account waiting for confirmation, a new link is on its way.",
     )
     return redirect("portal:login")
-
-
-@require_http_methods(["GET", "POST"])
-def invitation(request: HttpRequest, token: str) -> HttpResponse:
-    """Accepts an invitation for the signed-in user; anyone else is offered sign-up with
-    the invitation, or log-in and back here."""
-    found = selectors.open_invitation(token)
-    context: dict[str, object] = {"token": token, "here": request.path, "invitation": found}
-    if found is None:
-        return render(request, "portal/invitation.html", context, status=404)
-    if not request.user.is_authenticated:
-        if request.method == "POST":
-            return redirect(f"{reverse('portal:login')}?{urlencode({'next': request.path})}")
-        return render(request, "portal/invitation.html", context)
-    if request.method != "POST":
-        return render(request, "portal/invitation.html", context)
-    try:
-        joined = accounts.accept_invitation(user=signed_in_user(request), token=token)
-    except InvalidInput as error:
-        context["errors"] = [message for found in error.errors.values() for message in found]
-        # 200, not 400: Django logs the path of every 4xx, and this path holds a token that
-        # still works for the address it was sent to.
-        return render(request, "portal/invitation.html", context)
-    messages.success(request, f"You joined {joined.organization.name} as {joined.role}.")
-    return redirect("portal:dashboard")

@@ -9,6 +9,7 @@ from mgmt.developers import access, selectors
 from mgmt.developers.errors import InvalidInput
 from mgmt.developers.roles import Action, may
 from mgmt.gateway.models import Application, Membership
+from mgmt.portal import throttle
 from mgmt.portal.application_forms import (
     ApplicationForm,
     DeleteApplicationForm,
@@ -86,6 +87,8 @@ def applications(request: HttpRequest, org: str) -> HttpResponse:
         allow_methods(request, "GET", "HEAD")
         return _applications_page(request, membership, ApplicationForm())
     membership = selectors.membership(user, org, Action.MANAGE_APPLICATIONS)
+    if (wait := throttle.spend_attempt(request, "application_creation")) is not None:
+        return throttle.too_many_attempts(request, wait)
     form = ApplicationForm(request.POST)
     if form.is_valid():
         try:
@@ -136,6 +139,8 @@ def delete_application(request: HttpRequest, org: str, public_id: str) -> HttpRe
     form = DeleteApplicationForm(request.POST)
     if not form.is_valid():
         return render_application_page(request, membership, found, status=400, delete_form=form)
+    if (wait := throttle.spend_attempt(request, "application_deletion")) is not None:
+        return throttle.too_many_attempts(request, wait)
     access.delete_application(application=found)
     messages.success(request, f"Application {found.name} deleted; its keys no longer work.")
     return redirect("portal:applications", org=org)

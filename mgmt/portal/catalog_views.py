@@ -9,7 +9,8 @@ from django.shortcuts import redirect, render
 from mgmt.developers import access, selectors
 from mgmt.developers.errors import InvalidInput
 from mgmt.developers.roles import Action, may
-from mgmt.gateway.models import Product, Subscription
+from mgmt.gateway import config_rollout, publishing
+from mgmt.gateway.models import Product, Snapshot, Subscription
 from mgmt.portal.application_forms import SubscribeForm
 from mgmt.portal.guards import allow_methods, member_page, signed_in_user
 from mgmt.portal.service_errors import show_on_form
@@ -48,6 +49,18 @@ def product(request: HttpRequest, product_slug: str) -> HttpResponse:
     return _product_page(request, found, _subscribe_form(signed_in_user(request), found))
 
 
+# How long the subscribe page waits for the gateways before answering anyway.
+_LIVE_WAIT_SECONDS = 2.0
+
+
+def _live_briefly(covering: list[Snapshot]) -> bool:
+    """Whether the connected gateways acknowledged the snapshot holding the subscription,
+    waiting briefly (mgmt.gateway.config_rollout: no transaction, no lock held)."""
+    if not covering or covering[-1].status != Snapshot.Status.PUBLISHED:
+        return False
+    return config_rollout.wait_for_rollout(covering[-1], timeout=_LIVE_WAIT_SECONDS).live
+
+
 @member_page
 def subscribe(request: HttpRequest, product_slug: str) -> HttpResponse:
     user = signed_in_user(request)
@@ -63,7 +76,8 @@ def subscribe(request: HttpRequest, product_slug: str) -> HttpResponse:
     )
     plan = selectors.public_plan(form.cleaned_data["plan"])
     try:
-        subscription = access.subscribe(application=application, plan=plan)
+        with publishing.tracking() as covering:
+            subscription = access.subscribe(application=application, plan=plan)
     except InvalidInput as error:
         show_on_form(form, error)
         return _product_page(request, found, form, status=400)
@@ -74,7 +88,10 @@ def subscribe(request: HttpRequest, product_slug: str) -> HttpResponse:
             "the API owner approves it before calls are admitted.",
         )
     else:
+        live = _live_briefly(covering)
         messages.success(
-            request, f"{application.name} is subscribed to {found.name} on {plan.name}."
+            request,
+            f"{application.name} is subscribed to {found.name} on {plan.name}"
+            + (": live at the gateway." if live else "; calls are admitted within seconds."),
         )
     return redirect("portal:application", org=org_slug, public_id=public_id)

@@ -7,12 +7,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from rest_framework.throttling import SimpleRateThrottle
 
-from mgmt.devapi.throttles import KeyCreationThrottle, LoginThrottle, SignUpThrottle
+from mgmt.devapi.throttles import (
+    ApplicationCreationThrottle,
+    ApplicationDeletionThrottle,
+    KeyCreationThrottle,
+    LoginThrottle,
+    SignUpThrottle,
+)
 
 _BY_SCOPE: dict[str, type[SimpleRateThrottle]] = {
     "signup": SignUpThrottle,
     "login": LoginThrottle,
     "key_creation": KeyCreationThrottle,
+    "application_creation": ApplicationCreationThrottle,
+    "application_deletion": ApplicationDeletionThrottle,
 }
 
 

@@ -1,7 +1,7 @@
-"""Routes of the portal pages, named in the `portal` namespace. The verify and invitation
-paths are also in the mails mgmt.developers.accounts sends: they must not move."""
+"""Routes of the portal pages, named in the `portal` namespace. The verify, reset and
+invitation pages are also in the mails mgmt.developers.accounts sends: they must not move."""
 
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, re_path
 
 from mgmt.portal import (
     accounts_views,
@@ -9,7 +9,9 @@ from mgmt.portal import (
     catalog_views,
     dashboard_views,
     docs_views,
+    invitation_views,
     keys_views,
+    mailed_links,
     members_views,
     password_views,
     subscriptions_views,
@@ -26,15 +28,16 @@ urlpatterns: list[URLPattern] = [
     path("signup", accounts_views.sign_up, name="signup"),
     path("login", accounts_views.log_in, name="login"),
     path("logout", accounts_views.log_out, name="logout"),
-    path("verify/<str:token>", accounts_views.verify_email, name="verify"),
+    path("verify", accounts_views.verify_email, name="verify"),
     path("resend-verification", accounts_views.resend_verification, name="resend-verification"),
-    path("invitations/<str:token>", accounts_views.invitation, name="invitation"),
+    path("invitations/accept", invitation_views.invitation, name="invitation"),
     path("password-reset", password_views.request_reset, name="password-reset"),
-    path(
-        "password-reset/<slug:uid>/<str:token>",
-        password_views.set_password,
-        name="password-reset-confirm",
-    ),
+    path("password-reset/confirm", password_views.set_password, name="password-reset-confirm"),
+    # Links mailed before secrets left URLs (the secret in the path): a page that says what
+    # to do. The patterns capture nothing, so the secret is no view's argument.
+    re_path(r"^verify/", mailed_links.old_link, {"kind": "verify"}),
+    re_path(r"^invitations/", mailed_links.old_link, {"kind": "invitation"}),
+    re_path(r"^password-reset/", mailed_links.old_link, {"kind": "password-reset"}),
     # Catalog and reference
     path("catalog", catalog_views.catalog, name="catalog"),
     path("catalog/<slug:product_slug>", catalog_views.product, name="product"),

@@ -32,6 +32,7 @@ from mgmt.embedded.stack import (
     start_redis,
     start_xds_server,
 )
+from mgmt.embedded.xds_credentials import XdsCredential, node_credentials
 from tests.bench.cpu import Proc
 from tests.bench.setups import (
     ENVOY,
@@ -104,9 +105,11 @@ def gateway_settings(ports: StackPorts, transport: str) -> GatewaySettings:
     return GatewaySettings(listen_port=ports.gateway, authz_transport=transport)
 
 
-def start_sidecars(group: ProcessGroup, ports: StackPorts, redis_url: str) -> list[Proc]:
+def start_sidecars(
+    group: ProcessGroup, ports: StackPorts, redis_url: str, xds: XdsCredential
+) -> list[Proc]:
     """The one ext_authz sidecar (both transports) counting in `redis_url`."""
-    extauthz = start_extauthz(group, ports, redis_url=redis_url)
+    extauthz = start_extauthz(group, ports, redis_url=redis_url, xds=xds)
     return [Proc(SIDECAR, extauthz.popen.pid, "extauthz")]
 
 
@@ -122,23 +125,26 @@ def start_full_pipeline(ctx: BenchContext, transport: str, upstream_port: int) -
     assert compiled.snapshot is not None, compiled.errors
     snapshot_file = run_dir / "snapshot.pb"
     snapshot_file.write_bytes(compiled.snapshot.SerializeToString())
+    credentials_file = run_dir / "xds_credentials.json"
+    node = node_credentials(credentials_file, run_dir / "xds_tokens", f"bench-{transport}")
     start_xds_server(
         group,
         ports,
         state_dir=run_dir / "xds",
         mgmt_url="http://127.0.0.1:9",  # unused: the snapshot comes from the file
         internal_token="unused",
+        credentials_file=credentials_file,
         snapshot_file=snapshot_file,
     )
     redis_port = free_port()
     redis = start_redis(group, redis_port, run_dir / "redis", name="redis")
     processes = [Proc(REDIS, redis.popen.pid, "redis")]
-    processes += start_sidecars(group, ports, f"redis://127.0.0.1:{redis_port}/0")
+    processes += start_sidecars(group, ports, f"redis://127.0.0.1:{redis_port}/0", node.sidecars)
     envoy = start_envoy(
         group,
         ports,
         run_dir / "envoy",
-        node_id=f"bench-{transport}",
+        xds=node.envoy,
         concurrency=ctx.envoy_concurrency,
     )
     processes.append(Proc(ENVOY, envoy.popen.pid, "envoy"))

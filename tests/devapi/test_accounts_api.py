@@ -26,7 +26,7 @@ def _sign_up(client: APIClient, email: str, org: str = "", **more: Any) -> Any:
 
 def _verify_link(email: str) -> str:
     (message,) = [m for m in mail.outbox if email in m.to]
-    found = re.search(r"/portal/verify/(\S+)", message.body)
+    found = re.search(r"/portal/verify#(\S+)", message.body)
     assert found is not None, message.body
     return found.group(1)
 
@@ -173,7 +173,7 @@ def test_an_invitation_brings_a_new_account_in_verified_with_its_role(
     assert sent.json()["state"] == "open"
     assert "token" not in sent.json()  # the address proves itself by reading its mail
     (message,) = [m for m in mail.outbox if "dave@example.com" in m.to]
-    token = re.search(r"/portal/invitations/(\S+)", message.body)
+    token = re.search(r"/portal/invitations/accept#(\S+)", message.body)
     assert token is not None
 
     joined = _sign_up(APIClient(), "dave@example.com", invitation_token=token.group(1))
@@ -258,7 +258,7 @@ def test_key_creation_is_throttled_per_account_and_listing_is_not(world: World, 
 
 def _reset_link(email: str) -> tuple[str, str]:
     (message,) = [m for m in mail.outbox if email in m.to]
-    found = re.search(r"/portal/password-reset/([\w-]+)/([\w-]+)", message.body)
+    found = re.search(r"/portal/password-reset/confirm#([\w-]+)\.([\w-]+)\s", message.body)
     assert found is not None, message.body
     return found.group(1), found.group(2)
 
@@ -299,6 +299,29 @@ def test_a_password_reset_sets_the_password_once_and_revokes_every_token(
             confirm, {"uid": forged_uid, "token": forged_token, "password": new}, format="json"
         )
         assert response.status_code in (400, 401), (forged_uid, response.content)
+
+
+def test_a_password_reset_takes_the_mailed_code_whole(
+    world: World, django_capture_on_commit_callbacks: Any
+):
+    anonymous = APIClient()
+    with django_capture_on_commit_callbacks(execute=True):
+        anonymous.post("/api/v1/auth/password-reset", {"email": "alice@example.com"}, format="json")
+    uid, token = _reset_link("alice@example.com")
+    (message,) = mail.outbox
+    assert f"enter this code:\n\n{uid}.{token}\n" in message.body
+    confirm = "/api/v1/auth/password-reset/confirm"
+    new = "a brand new passphrase"
+    both = {"code": f"{uid}.{token}", "uid": uid, "token": token, "password": new}
+    assert anonymous.post(confirm, both, format="json").status_code == 400
+    for malformed in ("", "no-dot-here", f"{uid}.", f".{token}"):
+        refused = anonymous.post(confirm, {"code": malformed, "password": new}, format="json")
+        assert refused.status_code in (400, 401), (malformed, refused.content)
+    done = anonymous.post(confirm, {"code": f"{uid}.{token}", "password": new}, format="json")
+    assert done.status_code == 200
+    assert _token(anonymous, "alice@example.com", password=new).status_code == 201
+    again = anonymous.post(confirm, {"code": f"{uid}.{token}", "password": new}, format="json")
+    assert again.status_code == 401
 
 
 def test_an_unverified_account_gets_no_reset_mail(

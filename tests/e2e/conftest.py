@@ -18,6 +18,7 @@ from mgmt.embedded.stack import (
     start_redis,
     start_xds_server,
 )
+from mgmt.embedded.xds_credentials import NodeCredentials, node_credentials
 from tests.e2e.http import request
 from tests.e2e.scenario import Scenario, seed
 
@@ -34,6 +35,8 @@ class Gateway:
     envoy: Child
     redis_port: int
     redis: Child
+    xds_credentials: Path  # xds_server's credentials file (re-read when it changes)
+    node: NodeCredentials  # gateway-1's: its Envoy's and its sidecars'
 
     @property
     def redis_url(self) -> str:
@@ -53,10 +56,13 @@ class Gateway:
             state_dir=self.state_dir,
             mgmt_url=self.mgmt_url,
             internal_token=settings.TOLLGATE_INTERNAL_TOKEN,
+            credentials_file=self.xds_credentials,
         )
 
     def restart_extauthz(self) -> None:
-        self.extauthz = start_extauthz(self.group, self.ports, redis_url=self.redis_url)
+        self.extauthz = start_extauthz(
+            self.group, self.ports, redis_url=self.redis_url, xds=self.node.sidecars
+        )
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
@@ -97,18 +103,23 @@ def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # typ
                 name, "mgmt.embedded.demo_upstream", "--port", str(port), "--name", name
             )
             wait_for_port(LOOPBACK, port, process=child)
+        xds_credentials = run_dir / "xds_credentials.json"
+        node = node_credentials(xds_credentials, run_dir / "xds_tokens", "gateway-1")
         xds = start_xds_server(
             group,
             ports,
             state_dir=run_dir / "xds",
             mgmt_url=live_server.url,
             internal_token=settings.TOLLGATE_INTERNAL_TOKEN,
+            credentials_file=xds_credentials,
         )
         # Its own Redis, so that a test may kill it; the machine's is never touched.
         redis_port = free_port()
         redis = start_redis(group, redis_port, run_dir / "redis")
-        extauthz = start_extauthz(group, ports, redis_url=f"redis://{LOOPBACK}:{redis_port}/0")
-        envoy = start_envoy(group, ports, run_dir / "envoy")
+        extauthz = start_extauthz(
+            group, ports, redis_url=f"redis://{LOOPBACK}:{redis_port}/0", xds=node.sidecars
+        )
+        envoy = start_envoy(group, ports, run_dir / "envoy", xds=node.envoy)
         yield Gateway(
             group,
             ports,
@@ -120,6 +131,8 @@ def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # typ
             envoy,
             redis_port,
             redis,
+            xds_credentials,
+            node,
         )
     finally:
         group.stop_all()

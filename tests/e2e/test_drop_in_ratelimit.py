@@ -131,6 +131,7 @@ def edge(tmp_path: Path) -> Iterator[int]:
             group,
             ports,
             redis_url=f"redis://{LOOPBACK}:{redis_port}/0",
+            xds=None,
             extra_args=("--xds-target", "", "--config", str(config)),
         )
         port, admin = free_port(), free_port()

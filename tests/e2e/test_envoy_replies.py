@@ -102,31 +102,25 @@ def _api_on(port: int, slug: str, timeout_ms: int = 15_000) -> str:
     return f"/{slug}/v1/x"
 
 
+def _assert_upstream_problem(gateway, key: str, path: str, status: int, slug: str) -> None:  # type: ignore[no-untyped-def]
+    headers = {"x-api-key": key}
+    wait_until(
+        lambda: request(gateway.ports.gateway, path, headers).status == status,
+        timeout=5.0,
+        what=f"the new API answers {status}",
+    )
+    reply = request(gateway.ports.gateway, path, headers)
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert (reply.json()["type"], reply.json()["status"]) == (PROBLEM + slug, status)
+
+
 def test_an_upstream_that_refuses_connections_is_a_503_problem(gateway, scenario):
     path = _api_on(free_port(), "refusing")  # nothing listens there
-    key = {"x-api-key": scenario.demo_key}
-    wait_until(
-        lambda: request(gateway.ports.gateway, path, key).status == 503,
-        timeout=5.0,
-        what="the new API routed to its dead upstream",
-    )
-    reply = request(gateway.ports.gateway, path, key)
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.json()["type"] == PROBLEM + "upstream-unavailable"
-    assert reply.json()["status"] == 503
+    _assert_upstream_problem(gateway, scenario.demo_key, path, 503, "upstream-unavailable")
 
 
 def test_an_upstream_slower_than_the_route_timeout_is_a_504_problem(
     gateway, scenario, silent_upstream
 ):
     path = _api_on(silent_upstream, "hanging", timeout_ms=300)
-    key = {"x-api-key": scenario.demo_key}
-    wait_until(
-        lambda: request(gateway.ports.gateway, path, key).status == 504,
-        timeout=5.0,
-        what="the new API routed to its hung upstream",
-    )
-    reply = request(gateway.ports.gateway, path, key)
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.json()["type"] == PROBLEM + "upstream-timeout"
-    assert reply.json()["status"] == 504
+    _assert_upstream_problem(gateway, scenario.demo_key, path, 504, "upstream-timeout")

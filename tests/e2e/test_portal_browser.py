@@ -1,20 +1,25 @@
 """A partner clicks through the developer portal in a real headless Chromium and calls the
 gateway: sign up, confirm from the mail, log in, create an application and a key, subscribe
 it to the free plan in the catalog, call the demo API through Envoy (200), read the
-reference, revoke the key (401 through Envoy within two seconds)."""
+reference, revoke the key (401 through Envoy within two seconds). And the mailed links:
+their codes ride in the fragment, reach the server in POST bodies only, and work once."""
 
 import os
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import mail
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Request, expect, sync_playwright
 
+from mgmt.developers import accounts
 from mgmt.embedded.demo_data import DEMO_PARTNER_EMAIL
-from mgmt.gateway.models import ApiVersion
+from mgmt.gateway.models import ApiVersion, Organization, Role
 from tests.e2e.conftest import Gateway, wait_until
 from tests.e2e.http import request
 from tests.e2e.scenario import Scenario
@@ -80,10 +85,12 @@ def test_a_partner_goes_from_sign_up_to_a_call_through_envoy_in_the_browser(
     expect(page.get_by_text(f"We mailed a confirmation link to {EMAIL}")).to_be_visible()
 
     (message,) = [m for m in mail.outbox if m.to == [EMAIL]]
-    link = re.search(r"https?://[^/\s]+(/portal/verify/\S+)", message.body)
+    link = re.search(r"https?://[^/\s]+(/portal/verify#\S+)", message.body)
     assert link is not None, message.body
+    # The page's script posts the code from the link's fragment, then lands on log-in.
     page.goto(link.group(1))
     expect(page.get_by_text("Your email address is confirmed")).to_be_visible()
+    assert page.url.endswith("/portal/login")
 
     page.get_by_label(re.compile("^Email address")).fill(EMAIL)
     page.get_by_label(re.compile("^Password")).fill(PASSWORD)
@@ -175,3 +182,158 @@ def test_an_api_owners_document_runs_no_script_in_a_partners_browser(page: Page)
     expect(page.get_by_text("Looks harmless.").first).to_be_visible()
     page.wait_for_timeout(500)  # an <img> error handler would have fired by now
     assert page.evaluate("window.__ran") is None
+
+
+# --- mailed links: the secret travels in the fragment and the POST body only ------------
+
+RESET_EMAIL = "reset@example.com"
+INVITEE_EMAIL = "invitee@example.com"
+
+
+@dataclass
+class SentRequests:
+    """Every request the browser made: its URL and its Referer."""
+
+    seen: list[tuple[str, str]] = field(default_factory=list)
+
+    def record(self, sent: Request) -> None:
+        self.seen.append((sent.url, sent.headers.get("referer", "")))
+
+    def assert_nowhere(self, secret: str) -> None:
+        leaked = [(url, referer) for url, referer in self.seen if secret in url + referer]
+        assert not leaked, leaked
+        assert self.seen
+
+
+@pytest.fixture
+def portal(live_server: Any) -> Iterator[tuple[BrowserContext, SentRequests]]:
+    """A browser on the portal alone (no gateway needed), recording what it sends."""
+    sent = SentRequests()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(base_url=live_server.url)
+            context.set_default_timeout(10_000)
+            context.on("request", sent.record)
+            yield context, sent
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def accounts_to_mail() -> Organization:
+    """Written before Playwright starts (see hostile_document): a verified account to
+    reset, an owner, and a verified invitee whose invitation is in mail.outbox."""
+    mail.outbox.clear()
+    for email in (RESET_EMAIL, INVITEE_EMAIL, "owner@example.com"):
+        user = accounts.sign_up(email=email, password=PASSWORD, organization_name=email).user
+        accounts.verify_email(token=accounts.verification_token(user))
+    owner = User.objects.get(username="owner@example.com")
+    organization = Organization.objects.get(memberships__user=owner)
+    accounts.invite(organization=organization, by=owner, email=INVITEE_EMAIL, role=Role.BILLING)
+    return organization
+
+
+def _mailed_link(to: str, page: str) -> tuple[str, str]:
+    """(the link's path and fragment, its code) from the last mail to `to`."""
+    (message,) = [m for m in mail.outbox if m.to == [to] and f"{page}#" in m.body][-1:]
+    link = re.search(rf"https?://[^/\s]+({re.escape(page)}#(\S+))", message.body)
+    assert link is not None, message.body
+    return link.group(1), link.group(2)
+
+
+@pytest.mark.usefixtures("accounts_to_mail")
+def test_a_reset_link_works_once_and_its_code_is_in_no_url_the_browser_sends(
+    portal: tuple[BrowserContext, SentRequests],
+) -> None:
+    context, sent = portal
+    page = context.new_page()
+    page.goto("/portal/password-reset")
+    page.get_by_label(re.compile("^Email address")).fill(RESET_EMAIL)
+    page.get_by_role("button", name="Mail me a reset link").click()
+    expect(page.get_by_text("a mail with a reset link is on its way")).to_be_visible()
+    link, code = _mailed_link(RESET_EMAIL, "/portal/password-reset/confirm")
+
+    page.goto(link)
+    expect(page.get_by_text("Your reset link is recognised")).to_be_visible()
+    expect(page.get_by_label("Reset code")).to_be_hidden()
+    # Out of the address bar and of this history entry.
+    assert page.evaluate("location.hash") == "" and "#" not in page.url
+    assert page.url.endswith("/portal/password-reset/confirm")
+    _screenshot(page, "reset-from-link")
+    page.get_by_label(re.compile("^New password")).fill("a brand new passphrase")
+    page.get_by_role("button", name="Set the password").click()
+    expect(page.get_by_text("Your password is set")).to_be_visible()
+    page.get_by_label(re.compile("^Email address")).fill(RESET_EMAIL)
+    page.get_by_label(re.compile("^Password")).fill("a brand new passphrase")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("link", name="Manage or create applications").first).to_be_visible()
+
+    replay = context.new_page()
+    replay.goto(link)
+    replay.get_by_label(re.compile("^New password")).fill("an attacker's passphrase")
+    replay.get_by_role("button", name="Set the password").click()
+    expect(replay.get_by_role("heading", name="This reset link is not valid")).to_be_visible()
+    expect(replay.get_by_text("Your password has not changed")).to_be_visible()
+    sent.assert_nowhere(code)
+    sent.assert_nowhere(code.split(".", 1)[1])
+
+
+def test_an_invitee_logs_in_from_the_invitation_and_accepts_it(
+    accounts_to_mail: Organization, portal: tuple[BrowserContext, SentRequests]
+) -> None:
+    context, sent = portal
+    link, code = _mailed_link(INVITEE_EMAIL, "/portal/invitations/accept")
+    page = context.new_page()
+    page.goto(link)
+    # The script posted the code: the invitation shows what it offers before anything.
+    expect(page.get_by_text(f"You were invited to join {accounts_to_mail.name}")).to_be_visible()
+    assert "#" not in page.evaluate("location.href")
+    page.get_by_role("link", name="Log in to accept").click()
+    page.get_by_label(re.compile("^Email address")).fill(INVITEE_EMAIL)
+    page.get_by_label(re.compile("^Password")).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    # Back on the invitation's page: the code waited in this tab, never on the server.
+    page.get_by_role("button", name="Accept the invitation").click()
+    expect(page.get_by_text(f"You joined {accounts_to_mail.name} as billing")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+    sent.assert_nowhere(code)
+
+
+@pytest.mark.usefixtures("accounts_to_mail")
+def test_without_javascript_the_code_from_the_mail_is_pasted(live_server: Any) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+            context.set_default_timeout(10_000)
+            page = context.new_page()
+            page.goto("/portal/signup")
+            page.get_by_label(re.compile("^Email address")).fill("nojs@example.com")
+            page.get_by_label(re.compile("^Password")).fill(PASSWORD)
+            page.get_by_label(re.compile("^Organization")).fill("No Script Ltd")
+            page.get_by_role("button", name="Sign up").click()
+            link, code = _mailed_link("nojs@example.com", "/portal/verify")
+            page.goto(link)
+            page.get_by_label("Confirmation code").fill(code)
+            page.get_by_role("button", name="Confirm my address").click()
+            expect(page.get_by_text("Your email address is confirmed")).to_be_visible()
+            _screenshot(page, "verified-without-script")
+
+            page.goto("/portal/verify/an-old-style-token")
+            expect(page.get_by_text("This link is no longer valid")).to_be_visible()
+        finally:
+            browser.close()
+
+
+def test_an_old_link_leaves_the_address_bar(portal: tuple[BrowserContext, SentRequests]) -> None:
+    context, _ = portal
+    page = context.new_page()
+    page.goto("/portal/password-reset/Mw/an-old-style-token")
+    expect(page.get_by_role("heading", name="This link is no longer valid")).to_be_visible()
+    expect(page.get_by_role("link", name="Ask for a new reset link")).to_be_visible()
+    assert page.evaluate("location.pathname") == "/portal/password-reset"

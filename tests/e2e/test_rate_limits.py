@@ -22,6 +22,7 @@ from django.test import Client
 from django.urls import reverse
 
 from mgmt.embedded.stack import StackPorts, start_envoy, start_extauthz
+from mgmt.embedded.xds_credentials import node_credentials
 from mgmt.gateway import services
 from mgmt.gateway.models import (
     Application,
@@ -235,10 +236,17 @@ def second_node(gateway: Gateway, tmp_path: Path) -> Iterator[StackPorts]:
     """A second gateway node: its own Envoy and sidecar, the same xds_server and Redis. Both
     Envoys listen on the gateway port (SO_REUSEPORT): the kernel spreads connections."""
     second = StackPorts.free(gateway=gateway.ports.gateway, xds=gateway.ports.xds)
+    # Issued while xds_server runs: it picks the new credentials up from its file.
+    node = node_credentials(gateway.xds_credentials, tmp_path / "xds_tokens", "gateway-2")
     sidecar = start_extauthz(
-        gateway.group, second, redis_url=gateway.redis_url, name="extauthz-2", sidecars=2
+        gateway.group,
+        second,
+        redis_url=gateway.redis_url,
+        xds=node.sidecars,
+        name="extauthz-2",
+        sidecars=2,
     )
-    envoy = start_envoy(gateway.group, second, tmp_path / "envoy-2", node_id="gateway-2")
+    envoy = start_envoy(gateway.group, second, tmp_path / "envoy-2", xds=node.envoy)
     try:
         yield second
     finally:
@@ -298,7 +306,8 @@ def test_redis_killed_fail_open_counts_locally_fail_closed_refuses_then_enforcem
     assert closed.headers["content-type"] == "application/problem+json"
     assert closed.json()["type"] == "https://tollgate.dev/problems/rate-limit-unavailable"
 
-    # The new Redis is empty: enforcement resumes, with a fresh count of 5, within 2 s.
+    # Enforcement resumes within 2 s, on the count Redis kept (its append-only file): the
+    # local fail-open counts are not added to it.
     wait_until(
         lambda: "ratelimit" in call(gateway, subscriber.key).headers,
         timeout=2,

@@ -102,7 +102,7 @@ def store() -> Store:
 
 @pytest.fixture
 def client(ads: FakeAds, store: Store) -> Iterator[XdsClient]:
-    client = XdsClient(store, f"127.0.0.1:{ads.port}", node_id="extauthz-test")
+    client = XdsClient(store, f"127.0.0.1:{ads.port}", node_id="extauthz-test", token="t")
     client.start()
     yield client
     client.stop()

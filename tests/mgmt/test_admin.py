@@ -10,7 +10,7 @@ from django.urls import reverse
 from extauthz.keys import hash_key
 from mgmt.developers import access, accounts
 from mgmt.embedded.demo_data import seed_demo
-from mgmt.gateway import publishing, services
+from mgmt.gateway import node_conditions, publishing, services
 from mgmt.gateway.models import (
     ApiKey,
     ApiVersion,
@@ -46,6 +46,7 @@ def test_every_gateway_model_is_registered_in_admin():
         "invitation",
         "limitrequest",
         "membership",
+        "nodecondition",
         "api",
         "apikey",
         "apiversion",
@@ -87,6 +88,13 @@ def test_every_gateway_changelist_renders_with_the_demo_seeded(admin_client, dem
     )
     XdsNodeStatus.objects.create(
         node_id="envoy-1", type_url=type_urls.ROUTE, acked_version="v", updated_at=datetime.now(UTC)
+    )
+    node_conditions.record(
+        [
+            node_conditions.Reported(
+                "gw-1/extauthz", "counters-unreachable", True, datetime.now(UTC), ""
+            )
+        ]
     )
     version = ApiVersion.objects.get(version="v1")
     LifecycleEvent.objects.create(

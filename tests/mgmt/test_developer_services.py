@@ -50,7 +50,7 @@ def test_sign_up_creates_the_user_an_organization_it_owns_and_mails_a_verificati
     assert (membership.organization, membership.role) == (signed.organization, Role.OWNER)
     (message,) = mail.outbox
     assert message.to == ["alice@example.com"]
-    link = re.search(r"http://\S+/portal/verify/(\S+)", message.body)
+    link = re.search(r"http://\S+/portal/verify#(\S+)", message.body)
     assert link is not None
     with pytest.raises(EmailNotVerified):
         accounts.log_in(email="alice@example.com", password=PASSWORD)

@@ -187,6 +187,6 @@ def test_the_deprecation_job_runs_at_least_hourly() -> None:
     from mgmt.celery_app import beat_schedule
 
     for minutes, expected in [(15, crontab(minute="*/15")), (60, crontab(minute="0"))]:
-        (entry,) = beat_schedule(minutes).values()
+        entry = beat_schedule(minutes)["deprecation-job"]
         assert entry["task"] == "tollgate.lifecycle.deprecation_job"
         assert entry["schedule"] == expected

@@ -2,12 +2,14 @@
 application, a key, a subscription with a pending limit request, and an open invitation;
 Alice's also has Carol (billing) and Dan (developer). Plus a catalog like the demo's."""
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core import mail
 from django.core.cache import cache
 from django.test import Client
 
@@ -154,3 +156,13 @@ def signed_in(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def mailed_code(to: str, page: str) -> str:
+    """The code of the last mail to `to` whose link opens `page`: the link carries it in
+    its fragment, and the mail spells it out for pasting too."""
+    (message,) = [m for m in mail.outbox if m.to == [to] and f"{page}#" in m.body][-1:]
+    link = re.search(rf"https?://[^/\s]+{re.escape(page)}#(\S+)", message.body)
+    assert link is not None, message.body
+    assert f"enter this code:\n\n{link.group(1)}\n" in message.body
+    return link.group(1)

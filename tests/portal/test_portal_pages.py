@@ -87,11 +87,11 @@ def test_anonymous_pages_render(alice: Tenant) -> None:
     invited = accounts.invite(
         organization=alice.organization, by=alice.owner, email="new@example.com", role="billing"
     )
-    landing = client.get(reverse("portal:invitation", args=[invited.token])).content.decode()
-    assert "Alice Corp" in landing and "billing" in landing
-    unknown = client.get(reverse("portal:invitation", args=["some-token"]))
+    shown = client.post(reverse("portal:invitation"), {"code": invited.token}).content.decode()
+    assert "Alice Corp" in shown and "billing" in shown
+    unknown = client.post(reverse("portal:invitation"), {"code": "some-token"})
     assert unknown.status_code == 404 and b"not valid" in unknown.content
-    refused = client.get(reverse("portal:verify", args=["not-a-token"]))
+    refused = client.post(reverse("portal:verify"), {"code": "not-a-token"})
     assert refused.status_code == 400
     assert b"not valid" in refused.content
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import config_source_pb2
@@ -17,7 +18,9 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
 from protos.tollgate.v1 import resources_pb2, snapshot_pb2
-from xds_server import type_urls
+from xds_server import credentials, type_urls
+from xds_server.auth import CredentialStore
+from xds_server.credentials import Credential, Role
 from xds_server.snapshot import Snapshot
 
 
@@ -138,3 +141,27 @@ def names_of(response: discovery_pb2.DiscoveryResponse) -> list[str]:
             body.Unpack(msg)
             out.append(msg.name)
     return out
+
+
+# Test credentials: an Envoy node "envoy-1" and a sidecar credential "sidecar-1".
+ENVOY_TOKEN = "tgx_envoy-one-test-token-0123456789abcdefghijklmnop"
+SIDECAR_TOKEN = "tgx_sidecar-one-test-token-0123456789abcdefghijklm"
+
+
+def credential_store(path: Path, *extra: tuple[str, Role, str]) -> CredentialStore:
+    """A loaded store over a file holding envoy-1 and sidecar-1 (and `extra` name/role/token)."""
+    entries: tuple[Credential, ...] = ()
+    for name, role, token in (
+        ("envoy-1", "envoy", ENVOY_TOKEN),
+        ("sidecar-1", "sidecar", SIDECAR_TOKEN),
+        *extra,
+    ):
+        entries = credentials.added(entries, name, role, token)
+    credentials.save(path, entries)
+    store = CredentialStore(path)
+    store.load()
+    return store
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)

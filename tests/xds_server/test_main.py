@@ -14,7 +14,14 @@ import grpc
 from envoy.service.discovery.v3 import ads_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.xds_server.helpers import make_snapshot, names_of, request
+from tests.xds_server.helpers import (
+    ENVOY_TOKEN,
+    bearer,
+    credential_store,
+    make_snapshot,
+    names_of,
+    request,
+)
 from xds_server import type_urls
 from xds_server.settings import Settings
 
@@ -43,7 +50,9 @@ async def _wait_serving(target: str) -> None:
 
 async def _first_clusters(target: str) -> list[str]:
     async with grpc.aio.insecure_channel(target) as channel:
-        call = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel).StreamAggregatedResources()
+        call = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel).StreamAggregatedResources(
+            metadata=bearer(ENVOY_TOKEN)
+        )
         await call.write(request(type_urls.CLUSTER))
         resp = await asyncio.wait_for(call.read(), 5)
         call.cancel()
@@ -54,7 +63,13 @@ def test_module_serves_a_snapshot_file_and_stops_on_sigterm(tmp_path: Path) -> N
     snapshot_file = tmp_path / "snapshot.pb"
     snapshot_file.write_bytes(make_snapshot("bench").to_bytes())
     port = _free_port()
-    env = dict(os.environ, TOLLGATE_XDS_PORT=str(port), TOLLGATE_XDS_SHUTDOWN_GRACE="0.5")
+    credential_store(tmp_path / "credentials.json")
+    env = dict(
+        os.environ,
+        TOLLGATE_XDS_PORT=str(port),
+        TOLLGATE_XDS_SHUTDOWN_GRACE="0.5",
+        TOLLGATE_XDS_CREDENTIALS=str(tmp_path / "credentials.json"),
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "xds_server", "--snapshot-file", str(snapshot_file)],
         cwd=ROOT,
@@ -75,6 +90,26 @@ def test_module_serves_a_snapshot_file_and_stops_on_sigterm(tmp_path: Path) -> N
     assert proc.returncode == 0, stderr
     assert "serving snapshot 'bench'" in stderr
     assert "stopping" in stderr
+    assert ENVOY_TOKEN not in stderr
+
+
+def test_module_refuses_to_start_without_its_credentials_file(tmp_path: Path) -> None:
+    snapshot_file = tmp_path / "snapshot.pb"
+    snapshot_file.write_bytes(make_snapshot("bench").to_bytes())
+    for extra in ({}, {"TOLLGATE_XDS_CREDENTIALS": str(tmp_path / "absent.json")}):
+        env = {k: v for k, v in os.environ.items() if k != "TOLLGATE_XDS_CREDENTIALS"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "xds_server", "--snapshot-file", str(snapshot_file)],
+            cwd=ROOT,
+            env={**env, "TOLLGATE_XDS_PORT": str(_free_port()), **extra},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "TOLLGATE_XDS_CREDENTIALS" in proc.stderr or "absent.json" in proc.stderr
+        assert "Traceback" not in proc.stderr
 
 
 def test_settings_come_from_the_environment_with_defaults() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -12,17 +14,34 @@ import pytest
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.xds_server.helpers import make_snapshot, names_of, request
+from tests.xds_server.helpers import (
+    ENVOY_TOKEN,
+    bearer,
+    credential_store,
+    make_snapshot,
+    names_of,
+    request,
+)
 from xds_server import type_urls
+from xds_server.auth import CredentialStore
 from xds_server.cache import DEFAULT_GROUP, SnapshotCache, XdsEvent
-from xds_server.server import create_server, set_health
+from xds_server.server import StreamLimits, create_server, set_health
 
 CDS = type_urls.CLUSTER
 
 
 @asynccontextmanager
-async def running(cache: SnapshotCache) -> AsyncIterator[grpc.aio.Channel]:
-    server, port, health = create_server(cache, address="127.0.0.1", port=0)
+async def running(
+    cache: SnapshotCache,
+    store: CredentialStore | None = None,
+    limits: StreamLimits | None = None,
+) -> AsyncIterator[grpc.aio.Channel]:
+    if store is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = credential_store(Path(tmp) / "credentials.json")
+    server, port, health = create_server(
+        cache, address="127.0.0.1", port=0, credentials=store, limits=limits
+    )
     await server.start()
     await set_health(health, serving=True)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
@@ -36,16 +55,21 @@ async def running(cache: SnapshotCache) -> AsyncIterator[grpc.aio.Channel]:
 class Client:
     """One ADS stream; a background task reads, because cancelling `call.read()` ends the RPC."""
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, token: str | None = ENVOY_TOKEN) -> None:
+        metadata = bearer(token) if token is not None else None
         self.call: Any = ads_pb2_grpc.AggregatedDiscoveryServiceStub(
             channel
-        ).StreamAggregatedResources()
+        ).StreamAggregatedResources(metadata=metadata)
         self._received: asyncio.Queue[Any] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read_all())
 
     async def _read_all(self) -> None:
-        async for resp in self.call:
-            await self._received.put(resp)
+        try:
+            async for resp in self.call:
+                await self._received.put(resp)
+        except grpc.aio.AioRpcError as error:
+            await self._received.put(error)  # `read` raises it: the status the server ended with
+            return
         await self._received.put(grpc.aio.EOF)  # type: ignore[attr-defined]
 
     async def send(self, req: discovery_pb2.DiscoveryRequest) -> None:
@@ -53,6 +77,8 @@ class Client:
 
     async def read(self, timeout: float = 2.0) -> discovery_pb2.DiscoveryResponse:
         resp = await asyncio.wait_for(self._received.get(), timeout)
+        if isinstance(resp, grpc.aio.AioRpcError):
+            raise resp
         assert isinstance(resp, discovery_pb2.DiscoveryResponse), resp
         return resp
 
@@ -128,10 +154,10 @@ def test_many_concurrent_streams_each_get_their_snapshot() -> None:
     cache = SnapshotCache()
 
     async def scenario() -> None:
-        async with running(cache) as channel:
+        async with running(cache, limits=StreamLimits(max_streams_per_credential=50)) as channel:
             clients = [Client(channel) for _ in range(50)]
             for i, client in enumerate(clients):
-                await client.send(request(CDS, node_id=f"envoy-{i}"))
+                await client.send(request(CDS, node_id=f"envoy-1/{i}"))
             cache.set_snapshot(DEFAULT_GROUP, make_snapshot("v1"))
             responses = await asyncio.gather(*(c.read() for c in clients))
             assert {r.version_info for r in responses} == {"v1"}

@@ -58,9 +58,30 @@ class EmailInput(StrictSerializer):
 
 
 class PasswordResetInput(StrictSerializer):
-    uid = serializers.CharField(max_length=40, help_text="From the reset link.")
-    token = serializers.CharField(max_length=200, help_text="From the reset link.")
+    code = serializers.CharField(
+        max_length=300,
+        required=False,
+        help_text="The code from the reset mail (the part of its link after `#`).",
+    )
+    uid = serializers.CharField(
+        max_length=40, required=False, help_text="The code's part before the dot (older clients)."
+    )
+    token = serializers.CharField(
+        max_length=200, required=False, help_text="The code's part after the dot (older clients)."
+    )
     password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "code" in attrs:
+            if "uid" in attrs or "token" in attrs:
+                raise serializers.ValidationError({"code": ["give the code, or uid and token"]})
+            return attrs
+        missing = {
+            name: ["required without a code"] for name in ("uid", "token") if name not in attrs
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
 
 
 class CredentialsInput(StrictSerializer):

@@ -111,8 +111,8 @@ class PasswordResetRequestView(_AnonymousDoor):
     @documented(
         "Ask for a password reset",
         "Mails a link to set a new password if the address has a verified account. The "
-        "answer is the same either way. The link (/portal/password-reset/{uid}/{token}) "
-        "works once, for two hours.",
+        "answer is the same either way. The link (/portal/password-reset/confirm#{code}) "
+        "works once, for two hours; the mail gives its code too.",
         request=s.EmailInput,
         responses={202: OpenApiResponse(s.DetailOutput, description="A mail may follow.")},
     )
@@ -128,13 +128,16 @@ class PasswordResetView(_AnonymousDoor):
 
     @documented(
         "Set a new password",
-        "Sets the password with the uid and token of a reset link (the password passes "
-        "Django's validators). Every session ends and every access token is revoked.",
+        "Sets the password with the code of a reset mail (or, as older clients do, its "
+        "uid and token: the code's parts around the dot). The password passes Django's "
+        "validators. Every session ends and every access token is revoked.",
         request=s.PasswordResetInput,
         responses={200: s.DetailOutput},
     )
     def post(self, request: Request) -> Response:
         data = valid(s.PasswordResetInput, request)
+        if "code" in data:
+            data["uid"], data["token"] = accounts.split_reset_code(data.pop("code"))
         accounts.reset_password(**data)
         return Response({"detail": "Your password is set: log in with it."})
 

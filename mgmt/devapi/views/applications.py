@@ -1,11 +1,17 @@
 """/orgs/{org}/applications and their API keys."""
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mgmt.devapi.serializers import access as s
-from mgmt.devapi.throttles import KeyCreationThrottle
+from mgmt.devapi.throttles import (
+    ApplicationCreationThrottle,
+    ApplicationDeletionThrottle,
+    KeyCreationThrottle,
+)
 from mgmt.devapi.views.common import (
     OrgScopedView,
     application_of,
@@ -25,6 +31,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 class ApplicationListView(OrgScopedView):
+    def get_throttles(self) -> list[Any]:
+        # Each new application is a new snapshot for every gateway: a budget per account.
+        return [ApplicationCreationThrottle()] if self.request.method == "POST" else []
+
     @documented(
         "Applications",
         "Your organization's applications: each holds API keys and subscriptions.",
@@ -49,6 +59,9 @@ class ApplicationListView(OrgScopedView):
 
 
 class ApplicationDetailView(OrgScopedView):
+    def get_throttles(self) -> list[Any]:
+        return [ApplicationDeletionThrottle()] if self.request.method == "DELETE" else []
+
     @documented(
         "An application", "One of your organization's applications.", responses=s.ApplicationOutput
     )

@@ -6,16 +6,20 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mgmt.devapi import config_version
 from mgmt.devapi.pagination import Pagination
 from mgmt.devapi.problems import MEDIA_TYPE
 from mgmt.developers import selectors
 from mgmt.developers.roles import Action
+from mgmt.gateway import publishing
 from mgmt.gateway.models import Application, Membership
 
 
@@ -98,6 +102,12 @@ def output(serializer: type, row: Model | Any, status: int = 200) -> Response:
 
 
 class OrgScopedView(APIView):
-    """A view under /orgs/{org}/: lists are paged."""
+    """A view under /orgs/{org}/: lists are paged, and a write that changes the gateways'
+    configuration says which snapshot holds it (mgmt.devapi.config_version)."""
 
     pagination_class = Pagination
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        with publishing.tracking() as covering:
+            response = super().dispatch(request, *args, **kwargs)
+        return config_version.answer(request, response, covering)

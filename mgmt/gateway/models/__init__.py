@@ -26,7 +26,12 @@ from mgmt.gateway.models.developers import (
     Role,
 )
 from mgmt.gateway.models.lifecycle import LifecycleEvent, LifecycleNotice
-from mgmt.gateway.models.snapshots import Snapshot, SnapshotRejection, XdsNodeStatus
+from mgmt.gateway.models.snapshots import (
+    NodeCondition,
+    Snapshot,
+    SnapshotRejection,
+    XdsNodeStatus,
+)
 
 __all__ = [
     "AccessToken",
@@ -41,6 +46,7 @@ __all__ = [
     "LifecycleNotice",
     "LimitRequest",
     "Membership",
+    "NodeCondition",
     "Organization",
     "Plan",
     "PlanRateLimit",

@@ -72,3 +72,28 @@ class XdsNodeStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_id} {self.type_url.rsplit('.', 1)[-1]}"
+
+
+class NodeCondition(models.Model):
+    """A degraded state a node reported (e.g. its counters unreachable), until it clears.
+
+    Reported through xds_server under the identity the node's credential proves; repeated
+    while it lasts, so `reported_at` going stale means the node went silent.
+    """
+
+    node_id = models.CharField(max_length=200)
+    name = models.CharField(max_length=64)
+    active = models.BooleanField()
+    since = models.DateTimeField(help_text="When it began, by the node's clock.")
+    detail = models.CharField(max_length=500, blank=True)
+    reported_at = models.DateTimeField(help_text="The last report, by mgmt's clock.")
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-active", "-since"]
+        constraints = [
+            models.UniqueConstraint(fields=["node_id", "name"], name="one_condition_per_node")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} {self.name} ({'active' if self.active else 'cleared'})"

