@@ -42,6 +42,8 @@ def _sidecar_acked_the_live_snapshot() -> bool:
     ).exists()
 
 
+# Live means acknowledged by the sidecar over xDS, whichever way Envoy then calls it.
+@pytest.mark.parametrize("gateway", ["http"], indirect=True)
 def test_a_subscription_that_waited_for_the_gateways_admits_the_very_next_call(gateway, scenario):
     api = DeveloperApi(gateway.mgmt_url)
     org = _onboard(api, "eager@example.com", "Eager Ltd")

@@ -110,10 +110,27 @@ def restarted(run: EmbeddedRun, name: str, old_pid: int) -> bool:
     return pid_file.exists() and int(pid_file.read_text()) != old_pid
 
 
+def assert_serves_from_its_own_state(run: EmbeddedRun) -> None:
+    """`make run` as an operator starts it: serves the demo, keeps each child's pid in
+    var/run, its own SQLite and its counters' append-only file in its own var dir."""
+    key = run.demo_api_key()
+    assert request(run.ports["gateway"], "/demo/hello", {"x-api-key": key}).status == 200
+    assert request(run.ports["gateway"], "/demo/hello").status == 401
+    pids = run.child_pids()
+    expected = {"demo_upstream", "mgmt", "xds_server", "redis", "extauthz", "ratelimit"}
+    assert expected | {"celery_worker", "celery_beat", "envoy-gateway-1"} <= set(pids)
+    for name, pid in pids.items():
+        os.kill(pid, 0)  # alive, and ours to signal
+        assert run.child_pid(name) == pid
+    assert (run.var_dir / "tollgate.sqlite3").stat().st_size > 0
+    assert (run.var_dir / "redis" / "appendonly.aof").exists()
+
+
 def test_killing_mgmt_and_xds_server_under_load_fails_nothing_and_converges(
     tmp_path: Path,
 ) -> None:
     with embedded_run(tmp_path) as run:
+        assert_serves_from_its_own_state(run)
         created = run.manage("shell", "-c", CREATE_PROBE_KEY)
         assert created.returncode == 0, created.stderr
         probe_key = created.stdout.split("KEY ")[1].split()[0]
@@ -196,3 +213,8 @@ def test_killing_mgmt_and_xds_server_under_load_fails_nothing_and_converges(
         )
         print(f"Envoy killed with -9 served again after {back:.2f}s")
         assert run.process.poll() is None  # the stack itself never stopped
+        process = run.process
+    # Ctrl-C (the harness's SIGINT) ended the runner cleanly; the harness has checked that
+    # every child it saw, first and restarted ones alike, is gone.
+    assert process.returncode == 0
+    assert not list((run.var_dir / "run").glob("*.pid"))
