@@ -34,6 +34,33 @@ def wait_for_port(
     raise TimeoutError(f"nothing listened on {host}:{port} within {timeout}s")
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive, though not ours
+    return True
+
+
+def still_running(pid_dir: Path) -> dict[str, int]:
+    """Children of an earlier run that are still alive (its runner was killed, say), by the
+    pid files it left; files of dead ones are removed. A pid reused since is reported too:
+    the operator reads the file named and decides."""
+    running = {}
+    for pid_file in sorted(pid_dir.glob("*.pid")):
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            pid = 0
+        if pid > 0 and alive(pid):
+            running[pid_file.stem] = pid
+        else:
+            pid_file.unlink(missing_ok=True)
+    return running
+
+
 def end_process(
     popen: "subprocess.Popen[bytes]", first: signal.Signals, grace: float = 5.0
 ) -> None:

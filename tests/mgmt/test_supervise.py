@@ -9,10 +9,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
-from mgmt.embedded.processes import ProcessGroup
+from mgmt.embedded.processes import ProcessGroup, still_running
 from mgmt.embedded.supervise import supervise
 from mgmt.embedded.supervisor import Backoff
 
@@ -119,3 +122,33 @@ def test_nothing_is_restarted_once_stopping(group: ProcessGroup) -> None:
     time.sleep(0.2)
     assert child.restarts == 0
     assert supervising.reports == []
+
+
+def test_an_earlier_runs_living_children_are_found_by_their_pid_files(
+    group: ProcessGroup, tmp_path: Path
+) -> None:
+    living = group.start("sleeper", [sys.executable, "-c", SLEEPER], env={"MARK": "x"})
+    dead = group.start("quitter", [sys.executable, "-c", "pass"])
+    dead.popen.wait(10)
+    run_dir = tmp_path / "run"
+    (run_dir / "garbled.pid").write_text("not a pid")
+    # As a runner killed with -9 leaves them: files kept, children (some) alive.
+    assert still_running(run_dir) == {"sleeper": living.popen.pid}
+    # The dead one's and the unreadable file are cleared; the living one's stays.
+    assert sorted(f.name for f in run_dir.iterdir()) == ["sleeper.pid"]
+    group.stop_all()
+    assert still_running(run_dir) == {}
+
+
+def test_make_run_refuses_to_start_over_an_earlier_runs_living_children(
+    tmp_path: Path, settings: Any
+) -> None:
+    settings.VAR_DIR = tmp_path
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "mgmt.pid").write_text(str(os.getpid()))  # alive: this very process
+    (tmp_path / "run" / "redis.pid").write_text("999999999")  # long gone
+    with pytest.raises(CommandError) as refused:
+        call_command("run_embedded")
+    assert f"mgmt (pid {os.getpid()})" in str(refused.value)
+    assert "redis" not in str(refused.value)
+    assert not (tmp_path / "logs").exists()  # refused before starting anything

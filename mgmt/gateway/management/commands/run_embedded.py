@@ -12,11 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from mgmt.embedded.celery_processes import start_celery_beat, start_celery_worker
 from mgmt.embedded.demo_data import seed_demo
-from mgmt.embedded.processes import ProcessGroup, wait_for_port
+from mgmt.embedded.processes import ProcessGroup, still_running, wait_for_port
 from mgmt.embedded.stack import (
     LOOPBACK,
     StackPorts,
@@ -52,6 +52,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         var_dir = Path(settings.VAR_DIR)
         var_dir.mkdir(parents=True, exist_ok=True)
+        # A runner killed with -9 leaves its children running (each in its own session).
+        leftovers = still_running(var_dir / "run")
+        if leftovers:
+            listed = ", ".join(f"{name} (pid {pid})" for name, pid in leftovers.items())
+            raise CommandError(
+                f"an earlier run's processes are still running: {listed}. Stop them "
+                f"(kill <pid>) or, if those pids are no longer Tollgate's, remove "
+                f"{var_dir / 'run'}/*.pid, then start again."
+            )
         mgmt_port = _port("TOLLGATE_MGMT_PORT", 8000)
         upstream_port = _port("TOLLGATE_DEMO_UPSTREAM_PORT", 9000)
         ports = StackPorts(
