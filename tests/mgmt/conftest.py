@@ -7,7 +7,25 @@ from typing import Any
 
 import pytest
 
+from mgmt.gateway import publishing
+from mgmt.gateway.models import Snapshot
+
 
 @pytest.fixture(autouse=True)
 def _publish_without_a_gap(settings: Any) -> None:
     settings.TOLLGATE_PUBLISH_GAP_MS = 0
+
+
+@pytest.fixture
+def publish_calls(monkeypatch: pytest.MonkeyPatch) -> list[Snapshot]:
+    """Every publication that compiled the rows after a commit, whether or not it stored a
+    new snapshot."""
+    calls: list[Snapshot] = []
+    real = publishing.publish_snapshot
+
+    def counting() -> Snapshot:
+        calls.append(real())
+        return calls[-1]
+
+    monkeypatch.setattr(publishing, "publish_snapshot", counting)
+    return calls

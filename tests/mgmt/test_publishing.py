@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from mgmt.gateway import publishing, services
+from mgmt.gateway import services
 from mgmt.gateway.models import ApiKey, Route, Snapshot
 from protos.tollgate.v1 import resources_pb2, snapshot_pb2
 from tests.mgmt import factories
@@ -14,20 +14,6 @@ from xds_server import type_urls
 
 # Publication runs in on_commit hooks: these tests commit for real.
 pytestmark = [pytest.mark.db, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def publish_calls(monkeypatch) -> list[Snapshot]:
-    """Every publication that ran after a commit (even one that changed nothing)."""
-    calls: list[Snapshot] = []
-    real = publishing.publish_snapshot
-
-    def counting() -> Snapshot:
-        calls.append(real())
-        return calls[-1]
-
-    monkeypatch.setattr(publishing, "publish_snapshot", counting)
-    return calls
 
 
 def _latest_published() -> Snapshot:

@@ -58,27 +58,13 @@ def _in_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
     return failures
 
 
-@pytest.fixture
-def compilations(monkeypatch) -> list[Snapshot]:  # type: ignore[no-untyped-def]
-    """Every publication that compiled the rows, whether or not it stored a new snapshot."""
-    calls: list[Snapshot] = []
-    real = publishing.publish_snapshot
-
-    def counting() -> Snapshot:
-        calls.append(real())
-        return calls[-1]
-
-    monkeypatch.setattr(publishing, "publish_snapshot", counting)
-    return calls
-
-
 def test_a_burst_of_concurrent_commits_shares_a_few_snapshots_and_the_last_holds_them_all(
-    compilations: list[Snapshot],
+    publish_calls: list[Snapshot],
 ):
     organization = factories.organization()
     time.sleep(GAP_MS / 1000)  # a quiet gateway: the burst starts with a leading publication
     before = Snapshot.objects.count()
-    compilations.clear()
+    publish_calls.clear()
     covered: dict[int, str] = {}
 
     def commit(index: int) -> None:
@@ -94,7 +80,7 @@ def test_a_burst_of_concurrent_commits_shares_a_few_snapshots_and_the_last_holds
     # A leading publication, and one more per gap while commits keep arriving: twelve
     # commits that arrive together fit in the leading one and at most two more, and the
     # rows are compiled no more often than that (not once per commit).
-    assert 1 <= published <= len(compilations) <= 3
+    assert 1 <= published <= len(publish_calls) <= 3
     assert len(covered) == 12
     assert _latest_version() == _current_version()
     assert Application.objects.filter(name__startswith="burst").count() == 12
