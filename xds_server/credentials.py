@@ -124,16 +124,22 @@ def load(path: Path) -> tuple[Credential, ...]:
         raise CredentialsError(f"{path}: {exc}") from None
 
 
-def save(path: Path, credentials: Sequence[Credential]) -> None:
-    """Replace the file at once (0600), so xds_server reads the old file or the new one."""
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` at once with `text`, readable by its owner only (0600): a reader sees
+    the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(render(credentials))
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def save(path: Path, credentials: Sequence[Credential]) -> None:
+    """Replace the file at once (0600), so xds_server reads the old file or the new one."""
+    write_private(path, render(credentials))
 
 
 def load_or_empty(path: Path) -> tuple[Credential, ...]:

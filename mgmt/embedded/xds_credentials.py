@@ -5,7 +5,6 @@ node ids are `name/<process>`). Hashes go to xds_server's credentials file; each
 in a 0600 file of its own, and is re-issued only when it no longer matches.
 """
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +38,7 @@ def ensure_credential(
         if proven is not None and proven.name == name and proven.role == role:
             return XdsCredential(name, token_file)
     token = creds.new_token()
-    _write_secret(token_file, token)
+    creds.write_private(token_file, token + "\n")
     others = tuple(c for c in current if c.name != name)
     creds.save(credentials_file, creds.added(others, name, role, token))
     return XdsCredential(name, token_file)
@@ -51,12 +50,3 @@ def node_credentials(credentials_file: Path, token_dir: Path, node: str) -> Node
         envoy=ensure_credential(credentials_file, token_dir, node, "envoy"),
         sidecars=ensure_credential(credentials_file, token_dir, f"{node}-sidecars", "sidecar"),
     )
-
-
-def _write_secret(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
-    os.replace(tmp, path)
