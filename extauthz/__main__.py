@@ -15,6 +15,7 @@ from extauthz.errors import ConfigurationError
 from extauthz.gate import WANTED_HEADERS, Gate
 from extauthz.http_server import new_event_loop, serve_http
 from extauthz.meter import Meter
+from extauthz.metrics import GRPC, HTTP, DecisionCollector, Decisions, counted_http
 from extauthz.server import start_server
 from extauthz.settings import Settings
 from extauthz.store import Store
@@ -58,8 +59,14 @@ async def serve(settings: Settings) -> None:
     )
     meter.bind(loop)
     gate = Gate(store, meter)
+    decisions = {HTTP: Decisions(), GRPC: Decisions()}
+    metrics.registry.register(DecisionCollector(decisions))
     http = await serve_http(
-        gate.http, host=settings.address, port=settings.http_port, wanted=WANTED_HEADERS
+        counted_http(gate, decisions[HTTP]),
+        host=settings.address,
+        port=settings.http_port,
+        wanted=WANTED_HEADERS,
+        on_failure=decisions[HTTP].fail,
     )
     grpc_server = start_server(
         store,
@@ -68,6 +75,7 @@ async def serve(settings: Settings) -> None:
         address=settings.address,
         port=settings.port,
         workers=settings.workers,
+        decisions=decisions[GRPC],
     )
     if settings.metrics_port:
         start_http_server(settings.metrics_port, settings.address, registry=metrics.registry)

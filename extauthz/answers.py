@@ -11,6 +11,11 @@ HTTP answers are whole HTTP/1.1 responses. Envoy's HTTP mode copies `x-consumer-
 to the client (allowed_client_headers_on_success), the `x-tollgate-*` ones into dynamic
 metadata (dynamic_metadata_from_headers), and removes the headers named in
 `x-envoy-auth-headers-to-remove` (the one that carried the key) before going upstream.
+
+The dynamic metadata is who called, for Envoy's access log (and so the analytics): on every
+allowed answer, and on the refusals of a known application (429, 403 not subscribed), so a
+throttled call is counted against its application. The key id (the key's visible part,
+never its secret) is the one per-request part.
 """
 
 import functools
@@ -32,7 +37,10 @@ METADATA_HEADERS: Final = (
     "x-tollgate-application-id",
     "x-tollgate-subscription-id",
     "x-tollgate-api-id",
+    "x-tollgate-plan",
+    "x-tollgate-key-id",
 )
+KEY_ID_METADATA_HEADER: Final = METADATA_HEADERS[4]
 RATELIMIT_HEADERS: Final = ("ratelimit-policy", "ratelimit")
 DRAFT03_HEADERS: Final = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 REFUSAL_HEADERS: Final = ("retry-after", *RATELIMIT_HEADERS, *DRAFT03_HEADERS)
@@ -105,6 +113,44 @@ class Allowance:
     grpc: bytes
     # Status line and headers, without the blank line that ends them.
     http_head: bytes
+    # Who called, as dynamic metadata: header lines (HTTP) and Struct fields (gRPC), for the
+    # refusals of this application.
+    http_metadata: bytes
+    metadata: dict[str, str]
+
+
+def _metadata_lines(values: dict[str, str]) -> bytes:
+    return "".join(f"{name}: {value}\r\n" for name, value in values.items()).encode()
+
+
+def _identity(application_id: int, subscription_id: str, api_id: str, plan: str) -> dict[str, str]:
+    """The HTTP mode's metadata headers and their values (the key id is added per request)."""
+    application, subscription, api, plan_header, _key = METADATA_HEADERS
+    return {
+        application: str(application_id),
+        subscription: subscription_id,
+        api: api_id,
+        plan_header: plan,
+    }
+
+
+def not_subscribed(*, application_id: int, api_id: str) -> Denial:
+    """The 403 of an application with no subscription to the API, naming it in the metadata
+    only (never to the client), so the refusal is counted against it."""
+    problem = problems.NOT_SUBSCRIBED
+    if not (api_id.isascii() and api_id.isdigit()):  # not the compiler's: name nobody
+        return DENIALS[problem.slug]
+    identity = {METADATA_HEADERS[0]: str(application_id), METADATA_HEADERS[2]: api_id}
+    grpc = external_auth_pb2.CheckResponse()
+    grpc.ParseFromString(responses.denied(problem))
+    grpc.dynamic_metadata.update(responses.grpc_metadata(identity))
+    http = _http_denial(problem)
+    head, _, body = http.partition(b"\r\n\r\n")
+    return Denial(
+        problem.slug,
+        bytes(grpc.SerializeToString()),
+        head + b"\r\n" + _metadata_lines(identity) + b"\r\n" + body,
+    )
 
 
 def allowance(
@@ -126,6 +172,7 @@ def allowance(
         api_id=api_id,
         carrier=carrier,
     )
+    identity = _identity(application_id, subscription_id, api_id, plan)
     head = response(
         200,
         "OK",
@@ -134,34 +181,53 @@ def allowance(
             (responses.APPLICATION_ID_HEADER, public_id),
             (responses.PLAN_HEADER, plan),
             (HEADERS_TO_REMOVE, carrier),
-            (METADATA_HEADERS[0], str(application_id)),
-            (METADATA_HEADERS[1], subscription_id),
-            (METADATA_HEADERS[2], api_id),
+            *identity.items(),
         ],
     )
-    return Allowance(subscription_id, grpc, head[:-2])
+    return Allowance(
+        subscription_id,
+        grpc,
+        head[:-2],
+        _metadata_lines(identity),
+        responses.grpc_metadata(identity),
+    )
 
 
 _END: Final = b"\r\n"
+_KEY_ID_LINE: Final = f"{KEY_ID_METADATA_HEADER}: ".encode()
 
 
-def http_allowed(allowance: Allowance, headers: list[tuple[str, str]]) -> bytes:
+@functools.lru_cache(maxsize=65_536)
+def _key_id_line(key_id: str) -> bytes:
+    return _KEY_ID_LINE + key_id.encode() + _END
+
+
+@functools.lru_cache(maxsize=65_536)
+def _grpc_key_id(key_id: str) -> bytes:
+    """A CheckResponse holding only the key id's metadata: appended to a prebuilt answer,
+    protobuf merges it into the answer's dynamic metadata (map fields merge by key)."""
+    extra = external_auth_pb2.CheckResponse()
+    extra.dynamic_metadata.update(responses.grpc_metadata({KEY_ID_METADATA_HEADER: key_id}))
+    return bytes(extra.SerializeToString())
+
+
+def http_allowed(allowance: Allowance, headers: list[tuple[str, str]], key_id: str) -> bytes:
     if not headers:
-        return allowance.http_head + _END
+        return allowance.http_head + _key_id_line(key_id) + _END
     lines = "".join(f"{name}: {value}\r\n" for name, value in headers)
-    return allowance.http_head + lines.encode() + _END
+    return allowance.http_head + _key_id_line(key_id) + lines.encode() + _END
 
 
-def grpc_allowed(allowance: Allowance, headers: list[tuple[str, str]]) -> bytes:
+def grpc_allowed(allowance: Allowance, headers: list[tuple[str, str]], key_id: str) -> bytes:
     if not headers:
-        return allowance.grpc
+        return allowance.grpc + _grpc_key_id(key_id)
     extra = external_auth_pb2.CheckResponse()
     added = extra.ok_response.response_headers_to_add
     for name, value in headers:
         option = added.add()
         option.header.key = name
         option.header.value = value
-    return allowance.grpc + bytes(extra.SerializeToString())
+    return allowance.grpc + _grpc_key_id(key_id) + bytes(extra.SerializeToString())
 
 
 def _refusal_headers(
@@ -173,12 +239,29 @@ def _refusal_headers(
     return out + headers
 
 
-def http_refused(body: bytes, retry_after: int | None, headers: list[tuple[str, str]]) -> bytes:
-    return response(429, "Too Many Requests", _refusal_headers(headers, retry_after), body)
+def http_refused(
+    allowance: Allowance,
+    key_id: str,
+    body: bytes,
+    retry_after: int | None,
+    headers: list[tuple[str, str]],
+) -> bytes:
+    answer = response(429, "Too Many Requests", _refusal_headers(headers, retry_after), body)
+    # The metadata lines go after the status line: Envoy keeps them out of the client's reply.
+    status_line, _, rest = answer.partition(_END)
+    return status_line + _END + allowance.http_metadata + _key_id_line(key_id) + rest
 
 
-def grpc_refused(body: bytes, retry_after: int | None, headers: list[tuple[str, str]]) -> bytes:
+def grpc_refused(
+    allowance: Allowance,
+    key_id: str,
+    body: bytes,
+    retry_after: int | None,
+    headers: list[tuple[str, str]],
+) -> bytes:
     answer = external_auth_pb2.CheckResponse()
+    answer.dynamic_metadata.update(allowance.metadata)
+    answer.dynamic_metadata.update(responses.grpc_metadata({KEY_ID_METADATA_HEADER: key_id}))
     answer.status.code = responses.PERMISSION_DENIED_CODE
     answer.status.message = "rate-limited"
     denied = answer.denied_response

@@ -12,7 +12,7 @@ from typing import Final
 
 from extauthz import answers, problems
 from extauthz.answers import Allowance, Denial
-from extauthz.keys import hash_key, key_id_of
+from extauthz.keys import KEY_ID_LENGTH, PREFIX, hash_key, key_id_of
 from extauthz.route_context import RouteContext
 from extauthz.store import CREDENTIAL_TAIL, HASH_LENGTH, Store
 
@@ -54,6 +54,19 @@ def bearer_token(value: str) -> str | None:
     if len(scheme) != 6 or scheme.lower() != "bearer":
         return None
     return token.strip(" ") or None
+
+
+_KEY_ID_START: Final = len(PREFIX)
+_KEY_ID_END: Final = len(PREFIX) + KEY_ID_LENGTH
+
+
+def presented_key_id(headers: Mapping[str, str]) -> str:
+    """The visible key id of the key an allowed request presented (decide checked it): what
+    the access log records, never the secret."""
+    presented = headers.get(API_KEY_HEADER)
+    if not presented:
+        presented = bearer_token(headers.get(AUTHORIZATION_HEADER, "")) or ""
+    return presented[_KEY_ID_START:_KEY_ID_END]
 
 
 # One return per outcome, in the documented order: a flat table reads best here.
@@ -120,7 +133,9 @@ def decide(  # noqa: PLR0911, PLR0912
         return cached
     grant = application.grants.get(api_id)
     if grant is None:
-        return NOT_SUBSCRIBED
+        refusal = answers.not_subscribed(application_id=application_id, api_id=api_id)
+        snapshot.allowed[cache_key] = refusal
+        return refusal
     plan, subscription_id = grant
     answer = answers.allowance(
         application_id=application_id,

@@ -11,7 +11,7 @@ from typing import Final
 
 from extauthz import answers
 from extauthz.answers import Allowance, Denial
-from extauthz.decision import decide
+from extauthz.decision import decide, presented_key_id
 from extauthz.meter import (
     UNMETERED,
     Meter,
@@ -26,33 +26,42 @@ from ratelimit_svc.leases import Admitted, Refused
 # Every header either transport needs to see: the key's two carriers and the route's identity.
 WANTED_HEADERS: Final = ("x-api-key", "authorization", ROUTE_HEADER)
 
-Render = Callable[[Allowance, Outcome, RouteContext], bytes]
+# The allowance, what the meter said, the route, and the calling key's id (for the log).
+Render = Callable[[Allowance, Outcome, RouteContext, str], bytes]
 
 
-def render_http(allowance: Allowance, outcome: Outcome, route: RouteContext) -> bytes:
+def render_http(allowance: Allowance, outcome: Outcome, route: RouteContext, key_id: str) -> bytes:
     if outcome is UNMETERED:
-        return answers.http_allowed(allowance, [])
+        return answers.http_allowed(allowance, [], key_id)
     if isinstance(outcome, Admitted):
-        return answers.http_allowed(allowance, rate_limit_headers(outcome))
+        return answers.http_allowed(allowance, rate_limit_headers(outcome), key_id)
     if isinstance(outcome, Unavailable):
         return answers.counters_unavailable(route.closed_status).http
-    return answers.http_refused(outcome.body, outcome.retry_after, rate_limit_headers(outcome))
+    return answers.http_refused(
+        allowance, key_id, outcome.body, outcome.retry_after, rate_limit_headers(outcome)
+    )
 
 
-def render_grpc(allowance: Allowance, outcome: Outcome, route: RouteContext) -> bytes:
+def render_grpc(allowance: Allowance, outcome: Outcome, route: RouteContext, key_id: str) -> bytes:
     if outcome is UNMETERED:
-        return allowance.grpc
+        return answers.grpc_allowed(allowance, [], key_id)
     if isinstance(outcome, Admitted):
-        return answers.grpc_allowed(allowance, rate_limit_headers(outcome))
+        return answers.grpc_allowed(allowance, rate_limit_headers(outcome), key_id)
     if isinstance(outcome, Unavailable):
         return answers.counters_unavailable(route.closed_status).grpc
-    return answers.grpc_refused(outcome.body, outcome.retry_after, rate_limit_headers(outcome))
+    return answers.grpc_refused(
+        allowance, key_id, outcome.body, outcome.retry_after, rate_limit_headers(outcome)
+    )
 
 
 async def _rendered(
-    allowance: Allowance, pending: Awaitable[Outcome], render: Render, route: RouteContext
+    allowance: Allowance,
+    pending: Awaitable[Outcome],
+    render: Render,
+    route: RouteContext,
+    key_id: str,
 ) -> bytes:
-    return render(allowance, await pending, route)
+    return render(allowance, await pending, route, key_id)
 
 
 class Gate:
@@ -82,7 +91,7 @@ class Gate:
         if isinstance(decided, Denial):
             return decided.http if http else decided.grpc
         assert route is not None  # decide denies every request without one
-        return self.count(decided, route, render)
+        return self.count(decided, route, render, presented_key_id(headers))
 
     def who(self, headers: Mapping[str, str], route: RouteContext | None) -> Denial | Allowance:
         """Who calls, and may they: pure and thread-safe (the gRPC transport runs it on its
@@ -90,14 +99,14 @@ class Gate:
         return decide(headers, route, self._store, self._clock())
 
     def count(
-        self, allowance: Allowance, route: RouteContext, render: Render
+        self, allowance: Allowance, route: RouteContext, render: Render, key_id: str
     ) -> bytes | Awaitable[bytes]:
         """Count an allowed call: on the event loop only."""
         meter = self._meter
         rule = meter.rule_of(allowance.subscription_id)
         if rule is None:
-            return render(allowance, UNMETERED, route)
+            return render(allowance, UNMETERED, route, key_id)
         outcome = meter.count(rule, route.cost, route.fail_closed, route.draft03)
         if isinstance(outcome, Admitted | Refused | Unavailable):
-            return render(allowance, outcome, route)
-        return _rendered(allowance, outcome, render, route)
+            return render(allowance, outcome, route, key_id)
+        return _rendered(allowance, outcome, render, route, key_id)

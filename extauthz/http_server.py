@@ -18,6 +18,8 @@ Headers = dict[str, str]
 # Gets only the wanted headers (lower-case names, latin-1 values, first occurrence wins) and
 # returns the complete serialized response, or an awaitable of it when deciding needs I/O.
 Handler = Callable[[Headers], bytes | Awaitable[bytes]]
+# Called once per request the handler failed on (answered 500): metrics count them.
+OnFailure = Callable[[], None]
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ class _Connection(asyncio.Protocol):
         "_lost",
         "_max_header_bytes",
         "_messages",
+        "_on_failure",
         "_parser",
         "_queue",
         "_raw_header_bytes",
@@ -123,8 +126,15 @@ class _Connection(asyncio.Protocol):
 
     _transport: asyncio.Transport
 
-    def __init__(self, handler: Handler, wanted: dict[bytes, str], max_header_bytes: int) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        wanted: dict[bytes, str],
+        max_header_bytes: int,
+        on_failure: OnFailure,
+    ) -> None:
         self._handler = handler
+        self._on_failure = on_failure
         self._wanted = wanted
         self._max_header_bytes = max_header_bytes
         self._parser = httptools.HttpRequestParser(self)
@@ -227,6 +237,7 @@ class _Connection(asyncio.Protocol):
         except Exception as exc:
             # The type only: a message or traceback may quote headers, and they carry API keys.
             log.error("ext_authz handler raised %s; answering 500", type(exc).__name__)
+            self._on_failure()
             self._finish(_FAILED)
             raise _Stop from None
         if not parser.should_keep_alive():
@@ -254,6 +265,7 @@ class _Connection(asyncio.Protocol):
                         raise TypeError(f"the handler's awaitable gave {type(answer).__name__}")
                 except (Exception, asyncio.CancelledError) as exc:
                     log.error("ext_authz handler raised %s; answering 500", type(exc).__name__)
+                    self._on_failure()
                     # Later answers are dropped rather than written out of order; the close
                     # fails their requests as any lost connection would.
                     queue.popleft()
@@ -313,18 +325,25 @@ async def serve_http(
     port: int,
     wanted: Iterable[str],
     max_header_bytes: int = 65536,
+    on_failure: OnFailure | None = None,
 ) -> asyncio.Server:
     """Starts listening on host:port (0 picks a free port) and returns the started server.
 
     `wanted` names the headers the handler gets (any case); every other header is skipped.
+    `on_failure` is called for each request the handler raised on (answered 500).
     """
     if max_header_bytes < 1:
         raise ValueError(f"max_header_bytes must be positive, got {max_header_bytes}")
     lookup = {name.lower().encode("latin-1"): name.lower() for name in wanted}
+    failed = on_failure or _nothing
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: _Connection(handler, lookup, max_header_bytes), host, port
+        lambda: _Connection(handler, lookup, max_header_bytes, failed), host, port
     )
+
+
+def _nothing() -> None:
+    pass
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -24,6 +24,18 @@ APPLICATION_ID_HEADER: Final = "x-application-id"
 PLAN_HEADER: Final = "x-plan"
 
 
+_METADATA_PREFIX: Final = "x-tollgate-"
+
+
+def grpc_metadata(headers: dict[str, str]) -> dict[str, str]:
+    """The gRPC mode's names for the HTTP mode's metadata headers: `x-tollgate-key-id` is
+    `key_id` (what the access-log collector reads in either mode)."""
+    return {
+        name.removeprefix(_METADATA_PREFIX).replace("-", "_"): value
+        for name, value in headers.items()
+    }
+
+
 def _grpc_code(http_status: int) -> int:
     if http_status == 401:
         return _UNAUTHENTICATED

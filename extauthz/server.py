@@ -18,7 +18,9 @@ from envoy.service.auth.v3 import external_auth_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from extauthz.answers import Denial
+from extauthz.decision import presented_key_id
 from extauthz.gate import Gate, render_grpc
+from extauthz.metrics import Decisions
 from extauthz.route_context import RouteContext
 from extauthz.store import Snapshot, Store
 
@@ -53,27 +55,34 @@ async def _awaited(answer: bytes | Awaitable[bytes]) -> bytes:
 
 
 class CheckHandler:
-    """The Check method: a thin adapter from CheckRequest to the gate."""
+    """The Check method: a thin adapter from CheckRequest to the gate, counting outcomes."""
 
-    def __init__(self, gate: Gate, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, gate: Gate, loop: asyncio.AbstractEventLoop, decisions: Decisions | None = None
+    ) -> None:
         self._gate = gate
         self._loop = loop
+        self.decisions = decisions or Decisions()
+        self._render = self.decisions.counting(render_grpc)
 
     def __call__(self, request: Any, context: grpc.ServicerContext) -> bytes:
         attributes = request.attributes
         try:
             route = RouteContext.of(attributes.context_extensions)
-            decided = self._gate.who(_request_headers(attributes.request.http), route)
+            headers = _request_headers(attributes.request.http)
+            decided = self._gate.who(headers, route)
             if isinstance(decided, Denial):
+                self.decisions.deny(decided.slug)
                 return decided.grpc
             assert route is not None
-            answer = self._gate.count(decided, route, render_grpc)
+            answer = self._gate.count(decided, route, self._render, presented_key_id(headers))
             if isinstance(answer, bytes):
                 return answer  # memory decided: a lease, a remembered refusal, no limits
             # Redis must be asked: that waits on the sidecar's event loop.
             future = asyncio.run_coroutine_threadsafe(_awaited(answer), self._loop)
             return future.result(COUNT_TIMEOUT_SECONDS)
         except Exception as error:  # the gate is total; this is a bug, never a key leak
+            self.decisions.failed += 1
             log.exception("Check failed: %s", type(error).__name__)
             context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
@@ -98,15 +107,17 @@ def start_server(
     address: str,
     port: int,
     workers: int,
+    decisions: Decisions | None = None,
 ) -> RunningServer:
     """Start Check and health on address:port (0 = a free port); health turns SERVING
-    when the store publishes its first snapshot. Counting runs on `loop`."""
+    when the store publishes its first snapshot. Counting runs on `loop`; outcomes are
+    counted in `decisions`."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check"),
         options=[("grpc.so_reuseport", 0)],
     )
     check = grpc.unary_unary_rpc_method_handler(
-        CheckHandler(gate, loop),
+        CheckHandler(gate, loop, decisions),
         request_deserializer=external_auth_pb2.CheckRequest.FromString,
         response_serializer=_identity,
     )

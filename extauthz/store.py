@@ -19,7 +19,7 @@ from extauthz.keys import shard_of
 from protos.tollgate.v1 import resources_pb2
 
 if TYPE_CHECKING:
-    from extauthz.answers import Allowance
+    from extauthz.answers import Allowance, Denial
 
 # A credential is stored as one bytes object: SHA-256 of the key, then
 # application_id (u64), expires_at (i64), revoked_at (i64): about 160 bytes per key
@@ -68,7 +68,8 @@ class _Table(Generic[K, V]):
 
 class Snapshot:
     """One consistent generation of credentials and applications. Never mutated, except
-    `allowed`, a cache of prebuilt allowances that is valid for this generation."""
+    `allowed`, a cache of prebuilt allowances (and of applications' not-subscribed refusals)
+    that is valid for this generation."""
 
     __slots__ = ("allowed", "applications", "credential_shards", "credentials")
 
@@ -76,7 +77,7 @@ class Snapshot:
         self,
         credentials: _Table[str, bytes],
         applications: _Table[int, Application],
-        allowed: "dict[tuple[int, str, str], Allowance]",
+        allowed: "dict[tuple[int, str, str], Allowance | Denial]",
     ) -> None:
         self.credentials = credentials
         self.applications = applications
@@ -169,7 +170,7 @@ class Store:
         current = self.snapshot
         # Allowed responses depend on applications only: keep them across key changes.
         keep = current is not None and not applications_changed
-        allowed: dict[tuple[int, str, str], Allowance] = (
+        allowed: dict[tuple[int, str, str], Allowance | Denial] = (
             current.allowed if keep and current is not None else {}
         )
         snapshot = Snapshot(self._credentials, self._applications, allowed)

@@ -13,12 +13,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mgmt.settings")
 
 app = Celery("tollgate")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["mgmt.gateway"])
+app.autodiscover_tasks(["mgmt.gateway", "mgmt.analytics"])
 
 
 def beat_schedule(every_minutes: int) -> dict[str, dict[str, object]]:
     """The schedule, in code: the deprecation job every `every_minutes` (at most hourly),
-    and the retention of control-plane history hourly.
+    the retention of control-plane history hourly, the analytics fold every minute and
+    its retention hourly.
 
     The minutes divide the hour, so runs stay evenly spaced across it (a crontab of */45
     would run at :00 and :45).
@@ -39,6 +40,18 @@ def beat_schedule(every_minutes: int) -> dict[str, dict[str, object]]:
             "task": "tollgate.gateway.retention",
             # Off the hour, away from the deprecation job's runs.
             "schedule": crontab(minute="37"),
+            "options": {"expires": 3600},
+        },
+        "analytics-fold": {
+            "task": "tollgate.analytics.fold",
+            "schedule": crontab(),
+            # A missed minute is folded by the next run: a queued stale one only adds load.
+            "options": {"expires": 60},
+        },
+        "analytics-retention": {
+            "task": "tollgate.analytics.retention",
+            # Off the hour and away from the control-plane retention at :37.
+            "schedule": crontab(minute="23"),
             "options": {"expires": 3600},
         },
     }

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
+from mgmt.analytics.retention_rules import Retention
 from mgmt.compiler.rate_limits import ENVOY_5XX
 from mgmt.database_url import database_from_url
 from mgmt.lifecycle.notice_dates import parse_lead_days
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "mgmt.gateway",
     "mgmt.devapi",
     "mgmt.portal",
+    "mgmt.analytics",
 ]
 
 MIDDLEWARE = [
@@ -310,3 +312,46 @@ EMAIL_USE_SSL = os.environ.get("TOLLGATE_EMAIL_USE_SSL", "0") == "1"
 # A mail server that hangs must not hold a worker: the attempt fails and is retried.
 EMAIL_TIMEOUT = int(os.environ.get("TOLLGATE_EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("TOLLGATE_EMAIL_FROM", "Tollgate <tollgate@localhost>")
+
+# --- The data plane's Redis, as management reads it -------------------------
+# Where the sidecars count (quotas shown to partners exactly) and record throttle events
+# (the dashboard's "throttled now"): their TOLLGATE_REDIS_URL. Empty: management cannot see
+# the counters, and quotas are shown as estimates from the rollups, labelled so.
+TOLLGATE_COUNTERS_REDIS_URL = os.environ.get("TOLLGATE_COUNTERS_REDIS_URL") or os.environ.get(
+    "TOLLGATE_REDIS_URL", ""
+)
+
+# Bearer token Prometheus scrapes mgmt's /metrics with; unset: no /metrics (404).
+TOLLGATE_METRICS_TOKEN = os.environ.get("TOLLGATE_METRICS_TOKEN", "")
+if TOLLGATE_METRICS_TOKEN and len(TOLLGATE_METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("TOLLGATE_METRICS_TOKEN must be at least 16 characters")
+
+# --- Analytics: usage folded from Envoy's access logs ----------------------
+# Notices go to applications that called the version in this many days (from the usage
+# rollups); with no usage recorded in that window, to every subscriber.
+TOLLGATE_NOTICE_CALLER_DAYS = int(os.environ.get("TOLLGATE_NOTICE_CALLER_DAYS", "30"))
+if TOLLGATE_NOTICE_CALLER_DAYS < 1:
+    raise ImproperlyConfigured("TOLLGATE_NOTICE_CALLER_DAYS: at least 1")
+# The Redis the access-log collector writes its usage hashes to, and the sidecars their
+# throttle events (the dashboard's "throttled now"): their TOLLGATE_REDIS_URL.
+TOLLGATE_ANALYTICS_REDIS_URL = os.environ.get("TOLLGATE_ANALYTICS_REDIS_URL") or os.environ.get(
+    "TOLLGATE_REDIS_URL", "redis://127.0.0.1:6379/0"
+)
+# A minute is folded this long after it ends, so the collector's last flushes land first;
+# what still comes later is folded as another batch and adds to it.
+TOLLGATE_ANALYTICS_SETTLE_SECONDS = int(os.environ.get("TOLLGATE_ANALYTICS_SETTLE_SECONDS", "90"))
+# Retention per resolution in days: minute rows (with coverage), hour rows, day rows
+# (0: forever). Minutes at least 4 days, hours at least as long as minutes, days as hours.
+TOLLGATE_ANALYTICS_KEEP_MINUTE_DAYS = int(
+    os.environ.get("TOLLGATE_ANALYTICS_KEEP_MINUTE_DAYS", "7")
+)
+TOLLGATE_ANALYTICS_KEEP_HOUR_DAYS = int(os.environ.get("TOLLGATE_ANALYTICS_KEEP_HOUR_DAYS", "90"))
+TOLLGATE_ANALYTICS_KEEP_DAY_DAYS = int(os.environ.get("TOLLGATE_ANALYTICS_KEEP_DAY_DAYS", "0"))
+try:
+    Retention(
+        minute_days=TOLLGATE_ANALYTICS_KEEP_MINUTE_DAYS,
+        hour_days=TOLLGATE_ANALYTICS_KEEP_HOUR_DAYS,
+        day_days=TOLLGATE_ANALYTICS_KEEP_DAY_DAYS,
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TOLLGATE_ANALYTICS_KEEP_*_DAYS: {exc}") from None

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 
-from mgmt import path_converters
+from mgmt import metrics_view, path_converters
 from mgmt.gateway import internal_views
 
 register_converter(path_converters.IdConverter, "id")
@@ -13,10 +13,12 @@ register_converter(path_converters.VersionConverter, "version")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/portal/", permanent=False)),
+    path("admin/analytics/", include("mgmt.analytics.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mgmt.devapi.urls")),
     path("portal/", include("mgmt.portal.urls")),
     path("internal/xds/snapshot", internal_views.latest_snapshot, name="xds-snapshot"),
     path("internal/xds/events", internal_views.xds_events, name="xds-events"),
+    path("metrics", metrics_view.metrics, name="metrics"),
     path("internal/xds/conditions", internal_views.xds_conditions, name="xds-conditions"),
 ]

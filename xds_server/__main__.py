@@ -15,9 +15,13 @@ import signal
 import sys
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, start_http_server
+
+from xds_server import credentials as creds
 from xds_server.auth import CredentialStore
 from xds_server.cache import SnapshotCache, XdsEvent
 from xds_server.errors import CredentialsError
+from xds_server.metrics import XdsCollector, XdsMetrics
 from xds_server.node_reports import Forward, logged_only, mgmt_forwarder
 from xds_server.reporter import EventReporter, post
 from xds_server.server import StreamLimits, create_server, set_health
@@ -27,19 +31,37 @@ from xds_server.source import FileSnapshotSource, MgmtSnapshotSource
 log = logging.getLogger("xds_server")
 
 
+def _serve_metrics(settings: Settings, collector: XdsCollector) -> None:
+    """Prometheus /metrics on its own thread; each scrape reads the live state. A port
+    already taken costs the metrics only: Envoys keep being served."""
+    registry = CollectorRegistry()
+    registry.register(collector)
+    address, port = settings.address, settings.metrics_port
+    try:
+        start_http_server(port, address, registry=registry)
+    except OSError as exc:
+        log.error("no metrics: cannot listen on %s:%d: %s", address, port, exc)
+        return
+    log.info("metrics on http://%s:%d/metrics", address, port)
+
+
 async def serve(settings: Settings, snapshot_file: Path | None) -> None:
     if settings.credentials_file is None:
         raise CredentialsError(
             "TOLLGATE_XDS_CREDENTIALS is not set: give the nodes' credentials file "
             "(python -m xds_server.credentials add NAME --role envoy|sidecar --file F)"
         )
-    credentials = CredentialStore(settings.credentials_file)
+    credentials_file = settings.credentials_file
+    credentials = CredentialStore(credentials_file)
     credentials.load()
     reporter: EventReporter | None = None
     if snapshot_file is None:
         reporter = EventReporter(mgmt_url=settings.mgmt_url, token=settings.internal_token)
 
+    metrics = XdsMetrics()
+
     def on_event(event: XdsEvent) -> None:
+        metrics.on_event(event)
         if reporter is not None:
             reporter.submit(event)
 
@@ -78,10 +100,13 @@ async def serve(settings: Settings, snapshot_file: Path | None) -> None:
         credentials=credentials,
         limits=limits,
         forward_conditions=forward,
+        metrics=metrics,
     )
     await server.start()
     await set_health(health_servicer, serving=True)
     log.info("ADS listening on %s:%d", settings.address, port)
+    if settings.metrics_port:
+        _serve_metrics(settings, XdsCollector(metrics, cache, lambda: creds.load(credentials_file)))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -99,6 +99,11 @@ class SnapshotCache:
         snap = self._snapshots.get(group)
         return snap if snap is not None else self._snapshots.get(DEFAULT_GROUP)
 
+    def snapshots(self) -> dict[str, Snapshot]:
+        """Every group's snapshot: a copy made in one call, safe to take from another thread
+        (the metrics server's)."""
+        return dict(self._snapshots)
+
     def clear_snapshot(self, group: str) -> None:
         self._snapshots.pop(group, None)
 

@@ -31,6 +31,7 @@ from xds_server.errors import (
     StreamRefused,
     Unauthenticated,
 )
+from xds_server.metrics import OpenStream, XdsMetrics
 from xds_server.node_reports import Forward, NodeReportsServicer, logged_only
 
 # What we send can be large (every credential shard); what we take in is bounded by limits.
@@ -104,14 +105,28 @@ class _RefusalLog:
 
 class AggregatedDiscoveryServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignore[misc]
     def __init__(
-        self, cache: SnapshotCache, credentials: CredentialStore, limits: StreamLimits
+        self,
+        cache: SnapshotCache,
+        credentials: CredentialStore,
+        limits: StreamLimits,
+        metrics: XdsMetrics | None = None,
     ) -> None:
         self._cache = cache
         self._credentials = credentials
         self._limits = limits
         self._sessions: dict[str, set[_Session]] = {}
         self._refusals = _RefusalLog()
+        self._metrics = metrics or XdsMetrics()
+        self._metrics.open_streams = self.open_streams
         credentials.subscribe(self._end_revoked)
+
+    def open_streams(self) -> list[OpenStream]:
+        """Each open stream's credential and node id; safe to call from another thread."""
+        return [
+            (session.principal, session.stream.node_id)
+            for sessions in list(self._sessions.values())
+            for session in list(sessions)
+        ]
 
     async def StreamAggregatedResources(
         self,
@@ -136,6 +151,8 @@ class AggregatedDiscoveryServicer(ads_pb2_grpc.AggregatedDiscoveryServiceService
             )
         session = _Session(principal, self._cache.open_stream())
         sessions.add(session)
+        metrics = self._metrics
+        metrics.streams_opened += 1
         guard = StreamGuard(principal, max_resource_names=self._limits.max_resource_names)
         reader = asyncio.create_task(self._read(request_iterator, session, guard))
         try:
@@ -144,6 +161,7 @@ class AggregatedDiscoveryServicer(ads_pb2_grpc.AggregatedDiscoveryServiceService
                 if not responses:
                     break
                 for response in responses:
+                    metrics.pushed(response.type_url)
                     await context.write(response)
         finally:
             reader.cancel()
@@ -205,6 +223,7 @@ class AggregatedDiscoveryServicer(ads_pb2_grpc.AggregatedDiscoveryServiceService
     async def _abort(
         self, context: grpc.aio.ServicerContext[Any, Any], error: StreamRefused
     ) -> NoReturn:
+        self._metrics.refused(error)
         self._refusals.note(context.peer(), error)
         await context.abort(_STATUS[type(error)], str(error))
 
@@ -228,16 +247,18 @@ def create_server(
     credentials: CredentialStore,
     limits: StreamLimits | None = None,
     forward_conditions: Forward = logged_only,
+    metrics: XdsMetrics | None = None,
 ) -> tuple[grpc.aio.Server, int, health_aio.HealthServicer]:
     """A server with ADS and health registered, bound but not started; returns its port.
 
     ADS needs a credential from `credentials`; health answers anyone (it tells nothing).
     Health reports NOT_SERVING until the caller marks it SERVING after `start()`.
+    Streams, pushes and refusals are counted in `metrics`.
     """
     limits = limits or StreamLimits()
     server = grpc.aio.server(options=grpc_options(limits))
     ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(
-        AggregatedDiscoveryServicer(cache, credentials, limits), server
+        AggregatedDiscoveryServicer(cache, credentials, limits, metrics), server
     )
     # Nodes' degraded states, authenticated the same way, handed to `forward_conditions`.
     server.add_generic_rpc_handlers(

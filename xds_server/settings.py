@@ -33,6 +33,8 @@ class Settings:
     max_resource_names: int = 10_000
     # Open ADS streams per credential (an Envoy holds 1; a node's sidecars 1 each).
     max_streams_per_credential: int = 8
+    # Prometheus /metrics, on `address`; 0 turns it off.
+    metrics_port: int = 18008
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -54,4 +56,5 @@ class Settings:
             max_streams_per_credential=int(
                 env.get("TOLLGATE_XDS_MAX_STREAMS_PER_CREDENTIAL", d.max_streams_per_credential)
             ),
+            metrics_port=int(env.get("TOLLGATE_XDS_METRICS_PORT", d.metrics_port)),
         )

@@ -18,6 +18,11 @@ class GatewaySettings:
     ratelimit_fail_closed_status: int = 503
     # The x-ratelimit-* headers (draft 03) besides the IETF RateLimit ones.
     ratelimit_draft03_headers: bool = False
+    # The access-log collector's cluster (in the bootstrap); "" turns the access log off.
+    access_log_cluster: str = "tollgate_accesslog"
+    # How long Envoy buffers entries before it streams them, and how many bytes at most.
+    access_log_flush_ms: int = 1000
+    access_log_buffer_bytes: int = 65_536
 
 
 @dataclass(frozen=True, slots=True)

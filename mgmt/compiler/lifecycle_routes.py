@@ -17,6 +17,7 @@ from google.protobuf import any_pb2
 
 from extauthz.problems import CONTENT_TYPE, VERSION_RETIRED
 from mgmt.compiler import lifecycle
+from mgmt.compiler.access_log import route_metadata
 from mgmt.compiler.inputs import ApiRow, ApiVersionRow, Rows
 from mgmt.compiler.lifecycle import Successor
 from mgmt.compiler.listener import EXT_AUTHZ_FILTER
@@ -140,8 +141,11 @@ def _ext_authz_disabled() -> any_pb2.Any:
     return packed
 
 
-def retired_route(name: str, match: rc_pb2.RouteMatch, served: ServedVersion) -> rc_pb2.Route:
-    """410 with the version's problem body, straight from Envoy: no key, no count, no upstream."""
+def retired_route(
+    name: str, match: rc_pb2.RouteMatch, served: ServedVersion, route_id: int = 0
+) -> rc_pb2.Route:
+    """410 with the version's problem body, straight from Envoy: no key, no count, no upstream.
+    `route_id` 0: the version's catch-all, which is no one route."""
     headers = [_header("content-type", CONTENT_TYPE), _header("cache-control", "no-store")]
     if served.successor is not None:
         headers.append(
@@ -155,6 +159,7 @@ def retired_route(name: str, match: rc_pb2.RouteMatch, served: ServedVersion) ->
             body=base_pb2.DataSource(inline_string=served.retired_body),
         ),
         response_headers_to_add=headers,
+        metadata=route_metadata(api=served.api.id, version=served.version.id, route=route_id),
         typed_per_filter_config={EXT_AUTHZ_FILTER: _ext_authz_disabled()},
     )
 

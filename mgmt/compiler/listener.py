@@ -41,6 +41,7 @@ from extauthz.answers import (
 from extauthz.problems import Problem
 from extauthz.responses import APPLICATION_ID_HEADER, CONSUMER_ID_HEADER, PLAN_HEADER
 from extauthz.route_context import ROUTE_HEADER
+from mgmt.compiler.access_log import access_logs
 from mgmt.compiler.clusters import ADS_CONFIG_SOURCE
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import GatewaySettings
@@ -245,6 +246,7 @@ def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
             headers_with_underscores_action=protocol_pb2.HttpProtocolOptions.DROP_HEADER
         ),
         local_reply_config=_local_reply_config(gateway),
+        access_log=access_logs(gateway),
     )
     return listener_pb2.Listener(
         name=LISTENER_NAME,

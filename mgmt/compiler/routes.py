@@ -22,6 +22,7 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
 from extauthz.route_context import ROUTE_HEADER, header_value
+from mgmt.compiler.access_log import route_metadata
 from mgmt.compiler.clusters import cluster_name
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import ApiRow, ApiVersionRow, GatewaySettings, RouteRow, Rows, UpstreamRow
@@ -143,6 +144,7 @@ def _upstream_route(
         # The route header is for ext_authz only: it never reaches the upstream.
         request_headers_to_remove=[ROUTE_HEADER],
         response_headers_to_add=deprecation_headers(served),
+        metadata=route_metadata(api=served.api.id, version=served.version.id, route=route.id),
         typed_per_filter_config=_identity_configs(
             route_context(served, route, gateway), gateway.authz_transport
         ),
@@ -155,7 +157,7 @@ def envoy_routes(
     """The route once per way a request selects its version (see version_selectors)."""
     match = route_match(served.api, served.version, route)
     return [
-        retired_route(f"route.{route.id}{suffix}", with_header(match, header), served)
+        retired_route(f"route.{route.id}{suffix}", with_header(match, header), served, route.id)
         if served.retired
         else _upstream_route(
             f"route.{route.id}{suffix}",

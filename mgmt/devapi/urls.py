@@ -4,7 +4,7 @@ the caller's membership of that organization (mgmt.devapi.views.common)."""
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from mgmt.devapi.views import accounts, applications, catalog, members, subscriptions
+from mgmt.devapi.views import accounts, applications, catalog, members, subscriptions, usage
 from mgmt.devapi.views.fallback import unknown_path
 
 app_name = "devapi"
@@ -101,6 +101,9 @@ urlpatterns = [
         subscriptions.LimitRequestDetailView.as_view(),
         name="limit-request",
     ),
+    # usage
+    path("orgs/<slug:org>/usage", usage.OrganizationUsageView.as_view(), name="usage"),
+    path(f"{APP}/usage", usage.ApplicationUsageView.as_view(), name="application-usage"),
     # Anything else under /api/v1/ is a problem+json 404, not Django's HTML page.
     # [\s\S] and \Z: a path with a newline in it is unknown too, not Django's HTML 404.
     re_path(r"^[\s\S]*\Z", unknown_path, name="unknown"),

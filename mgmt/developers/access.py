@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mgmt.compiler.rate_limits import window_seconds
+from mgmt.developers import limit_request_mail
 from mgmt.developers.errors import InvalidInput, NotPermitted, invalid
 from mgmt.gateway import publishing, services, validators
 from mgmt.gateway.models import (
@@ -250,13 +251,15 @@ def request_limits(
         raise invalid("reason", "say what the higher limits are for")
     if subscription.limit_requests.filter(state=LimitRequest.State.PENDING).exists():
         raise invalid("subscription", "a request for this subscription is waiting for an answer")
-    return LimitRequest.objects.create(
+    created = LimitRequest.objects.create(
         subscription=subscription,
         requested_by=by,
         windows=checked,
         quota_requests=quota_requests,
         reason=reason.strip(),
     )
+    limit_request_mail.tell_owner_when_committed(created)
+    return created
 
 
 @transaction.atomic
@@ -274,13 +277,15 @@ def decide_limit_request(
 ) -> bool:
     """An API owner's answer. Approval writes the subscription's overrides (one per window
     length, replacing an override of that length) and its quota; the gateway counts the
-    next request against them. False when the request was no longer pending."""
+    next request against them. False when the request was no longer pending. The partner
+    is mailed the answer once: only the call that moved it out of pending mails."""
     state = LimitRequest.State.APPROVED if approve else LimitRequest.State.REJECTED
     updated = LimitRequest.objects.filter(
         pk=limit_request.pk, state=LimitRequest.State.PENDING
     ).update(state=state, decided_at=timezone.now(), decided_by=by, decision_note=note)
     if updated != 1:
         return False
+    limit_request_mail.tell_partner_when_committed(limit_request)
     if approve:
         subscription = Subscription.objects.select_for_update().get(
             pk=limit_request.subscription_id

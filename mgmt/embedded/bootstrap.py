@@ -21,6 +21,8 @@ class NodeAddresses:
     extauthz_host: str
     extauthz_port: int
     extauthz_http_port: int
+    accesslog_host: str
+    accesslog_port: int
 
 
 def render_bootstrap(addresses: NodeAddresses, *, xds_token: str) -> str:
@@ -37,6 +39,8 @@ def render_bootstrap(addresses: NodeAddresses, *, xds_token: str) -> str:
         extauthz_host=addresses.extauthz_host,
         extauthz_port=addresses.extauthz_port,
         extauthz_http_port=addresses.extauthz_http_port,
+        accesslog_host=addresses.accesslog_host,
+        accesslog_port=addresses.accesslog_port,
     )
 
 

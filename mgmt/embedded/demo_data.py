@@ -29,6 +29,10 @@ from mgmt.gateway.models import (
 
 # The portal's demo user (its password is the admin's: TOLLGATE_ADMIN_PASSWORD, first run).
 DEMO_PARTNER_EMAIL = "partner@example.com"
+# Where the demo organizations' mail goes (the file backend keeps it under var/mail): the
+# partner's lifecycle notices, and the API owner's limit requests.
+DEMO_PARTNER_CONTACT = DEMO_PARTNER_EMAIL
+DEMO_OWNER_CONTACT = "api-owners@example.com"
 
 # What the portal shows for the demo API: the demo upstream echoes any path.
 DEMO_OPENAPI = """openapi: 3.1.0
@@ -92,10 +96,8 @@ def seed_demo(
 ) -> Demo:
     """The demo catalog. `rate_limited`: the free plan allows 10 calls a second and
     10,000 a day (end-to-end tests that send bursts with the demo key turn it off)."""
-    owner, _ = Organization.objects.get_or_create(slug="acme", defaults={"name": "Acme APIs"})
-    partner, _ = Organization.objects.get_or_create(
-        slug="demo-partner", defaults={"name": "Demo Partner"}
-    )
+    owner = _organization("acme", "Acme APIs", DEMO_OWNER_CONTACT)
+    partner = _organization("demo-partner", "Demo Partner", DEMO_PARTNER_CONTACT)
     product, _ = Product.objects.get_or_create(
         slug="demo", defaults={"name": "Demo", "organization": owner}
     )
@@ -157,6 +159,18 @@ def seed_demo(
         user_model.objects.create_superuser("admin", "admin@example.com", admin_password)
     _demo_partner(partner, admin_password)
     return Demo(_demo_key(key_file, application), "admin", admin_password)
+
+
+def _organization(slug: str, name: str, contact: str) -> Organization:
+    """A demo organization with a contact address; one seeded before it had one gets it,
+    one whose address someone set keeps theirs."""
+    organization, _ = Organization.objects.get_or_create(
+        slug=slug, defaults={"name": name, "contact_email": contact}
+    )
+    if not organization.contact_email:
+        organization.contact_email = contact
+        organization.save(update_fields=["contact_email"])
+    return organization
 
 
 def _demo_partner(partner: Organization, password: str) -> None:

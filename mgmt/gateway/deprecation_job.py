@@ -1,6 +1,7 @@
-"""The deprecation job: retire what is past its sunset, plan the reminders that are due,
-and hand back the notices to send. Idempotent: a second run at the same time changes
-nothing, publishes nothing and queues only what is still unsent."""
+"""The deprecation job: retire what is past its sunset, announce the deprecations that took
+effect, plan the reminders that are due, and hand back the notices to send. Idempotent: a
+second run at the same time changes nothing, publishes nothing and queues only what is
+still unsent."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from mgmt.gateway import lifecycle, notices, publishing
 class JobReport:
     retired: tuple[str, ...]
     not_retired: tuple[str, ...]  # past their sunset but refused, with why
+    recent_deprecations: int  # versions whose callers are told it is deprecated (once each)
     versions_with_reminders_due: int
     released_claims: int
     sendable: tuple[int, ...]  # notice ids to queue for sending
@@ -23,6 +25,7 @@ class JobReport:
         return {
             "retired": list(self.retired),
             "not_retired": list(self.not_retired),
+            "recent_deprecations": self.recent_deprecations,
             "versions_with_reminders_due": self.versions_with_reminders_due,
             "released_claims": self.released_claims,
             "sendable": len(self.sendable),
@@ -31,6 +34,8 @@ class JobReport:
 
 def run(*, now: datetime) -> JobReport:
     outcomes = lifecycle.retire_due_versions(now=now)
+    # Before the reminders: a reminder that would only repeat the announcement is not sent.
+    announced = notices.plan_deprecation_notices(now=now)
     due = notices.plan_reminders(
         now=now,
         lead_days=settings.TOLLGATE_NOTICE_LEAD_DAYS,
@@ -49,6 +54,7 @@ def run(*, now: datetime) -> JobReport:
     return JobReport(
         retired=tuple(o.label for o in outcomes if o.retired),
         not_retired=tuple(f"{o.label}: {' '.join(o.errors)}" for o in outcomes if not o.retired),
+        recent_deprecations=announced,
         versions_with_reminders_due=due,
         released_claims=released,
         sendable=tuple(sendable),

@@ -149,7 +149,8 @@ def deprecate_version(
 ) -> ApiVersion:
     """Deprecate now (or at `deprecated_at`), or reschedule an existing deprecation.
 
-    Deprecating again keeps the first deprecation date unless another is given.
+    Deprecating again keeps the first deprecation date unless another is given. The
+    callers are told once per deprecation date: now, or by the job once it takes effect.
     """
     now = now or timezone.now()
     version = _locked(version)
@@ -177,7 +178,7 @@ def deprecate_version(
         "successor": str(successor) if successor else None,
         "changelog_url": changelog_url if changelog_url is not None else version.changelog_url,
     }
-    return _apply(
+    deprecated = _apply(
         version,
         to=Lifecycle.DEPRECATED,
         actor=actor,
@@ -186,6 +187,8 @@ def deprecate_version(
         changes=changes,
         details=details,
     )
+    notices.create_deprecation_notices(deprecated, now=now)
+    return deprecated
 
 
 def _predecessors(version: ApiVersion) -> tuple[str, ...]:
@@ -205,7 +208,7 @@ def retire_version(
     force: bool = False,
     now: datetime | None = None,
 ) -> ApiVersion:
-    """Retire: from now on its calls get 410. The owners of subscribed applications are told."""
+    """Retire: from now on its calls get 410. The owners of its callers are told."""
     now = now or timezone.now()
     version = _locked(version)
     _raise(
@@ -238,7 +241,7 @@ def retire_version(
         changes={"retired_at": now, "sunset_at": sunset},
         details={"sunset_at": sunset.isoformat()},
     )
-    notices.create_retirement_notices(retired)
+    notices.create_retirement_notices(retired, now=now)
     return retired
 
 

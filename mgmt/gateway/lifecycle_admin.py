@@ -1,6 +1,7 @@
 """The version page's lifecycle: a button per transition the current state allows, each a
 small form handed to mgmt.gateway.lifecycle (which checks, records and publishes), a bulk
-deprecation, and on the page who is notified, which notices went out, and the history."""
+deprecation, and on the page who is told (and who cannot be: no address), which notices
+went out, and the history."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from mgmt.gateway import lifecycle, notices
+from mgmt.gateway import lifecycle, notices, usage
 from mgmt.gateway.admin_lifecycle_forms import (
     BulkDeprecateForm,
     DeprecateForm,
@@ -29,7 +30,7 @@ from mgmt.gateway.admin_lifecycle_forms import (
     service_error_text,
 )
 from mgmt.gateway.lifecycle import Actor
-from mgmt.gateway.lifecycle_records_admin import NEXT_JOB_SENDS, queue_notices
+from mgmt.gateway.lifecycle_records_admin import no_address_warning, send_now
 from mgmt.gateway.models import ApiVersion, Application, LifecycleEvent, LifecycleNotice
 from mgmt.lifecycle.transitions import ALLOWED, Lifecycle
 
@@ -97,7 +98,7 @@ def _deprecated_message(version: ApiVersion) -> str:
     until = f"sunset {_when(version.sunset_at)}" if version.sunset_at else "no sunset date yet"
     return (
         f"{version} is deprecated ({until}): its responses say so, and the owners of "
-        "subscribed applications are reminded before the sunset."
+        "the applications calling it are told now and reminded before the sunset."
     )
 
 
@@ -119,8 +120,8 @@ TRANSITIONS = (
         form=DeprecateForm,
         apply=_deprecate,
         explain="Responses from {path} carry a Deprecation header, and a Sunset header with "
-        "the date below; the owners of subscribed applications get reminders before it. "
-        "On the sunset date the deprecation job retires the version.",
+        "the date below; the owners of the applications calling it are told now, and "
+        "reminded before the sunset. On the sunset date the deprecation job retires it.",
         done=_deprecated_message,
     ),
     Transition(
@@ -140,8 +141,8 @@ TRANSITIONS = (
         buttons={Lifecycle.PUBLISHED: "Retire…", Lifecycle.DEPRECATED: "Retire…"},
         form=RetireForm,
         apply=_retire,
-        explain="From now on calls to {path} get 410 Gone, and the owners of subscribed "
-        "applications are told. A retired version never changes again.",
+        explain="From now on calls to {path} get 410 Gone, and the owners of the "
+        "applications calling it are told. A retired version never changes again.",
         done=lambda v: f"{v} is retired: its calls get 410 Gone.",
     ),
 )
@@ -226,7 +227,10 @@ class VersionLifecycleAdmin(admin.ModelAdmin[ApiVersion]):
             else:
                 messages.success(request, transition.done(version))
                 if transition.target == Lifecycle.RETIRED:
-                    self._send_retirement_notices(request, version)
+                    retired = version.notices.filter(kind=LifecycleNotice.Kind.RETIRED)
+                    send_now(request, retired, "retirement")
+                elif transition.target == Lifecycle.DEPRECATED:
+                    send_now(request, notices.deprecation_notices(version), "deprecation")
                 return HttpResponseRedirect(self._change_url(version))
         return self._transition_page(request, version, transition, form)
 
@@ -250,25 +254,11 @@ class VersionLifecycleAdmin(admin.ModelAdmin[ApiVersion]):
                 )
             return transition.apply(current, Actor.of(request.user), data)
 
-    def _send_retirement_notices(self, request: HttpRequest, version: ApiVersion) -> None:
-        pending = list(
-            version.notices.filter(
-                kind=LifecycleNotice.Kind.RETIRED, state=LifecycleNotice.State.PENDING
-            ).values_list("pk", flat=True)
-        )
-        if not pending:
-            return
-        if queue_notices(pending):
-            messages.info(request, f"{len(pending)} retirement notice(s) are being sent.")
-        else:
-            messages.warning(
-                request, f"{len(pending)} retirement notice(s) are planned; {NEXT_JOB_SENDS}."
-            )
-
     def _transition_page(
         self, request: HttpRequest, version: ApiVersion, transition: Transition, form: ReasonForm
     ) -> TemplateResponse:
         label = transition.label(version.lifecycle)
+        audience = usage.audience(version) if transition.target != Lifecycle.PUBLISHED else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -279,10 +269,9 @@ class VersionLifecycleAdmin(admin.ModelAdmin[ApiVersion]):
             "form": form,
             "media": self.media + form.media,
             "change_url": self._change_url(version),
-            "notified_count": (
-                len(notices.subscribed_applications(version))
-                if transition.target != Lifecycle.PUBLISHED
-                else None
+            "audience": audience,
+            "no_address": (
+                no_address_warning(audience.unreachable, audience.who) if audience else ""
             ),
         }
         return TemplateResponse(request, "admin/gateway/apiversion/transition.html", context)
@@ -341,11 +330,11 @@ class VersionLifecycleAdmin(admin.ModelAdmin[ApiVersion]):
     ) -> int:
         """Deprecates what the rules allow, reports the rest; returns how many succeeded."""
         actor = Actor.of(request.user)
-        done: list[str] = []
+        done: list[ApiVersion] = []
         with transaction.atomic():  # one commit, one snapshot, however many versions
             for version in versions:
                 try:  # each service call is a savepoint: a refusal undoes only itself
-                    lifecycle.deprecate_version(
+                    deprecated = lifecycle.deprecate_version(
                         version=version,
                         actor=actor,
                         sunset_at=data["sunset_at"],
@@ -359,10 +348,14 @@ class VersionLifecycleAdmin(admin.ModelAdmin[ApiVersion]):
                         request, f"{version} was not deprecated: {service_error_text(exc)}"
                     )
                 else:
-                    done.append(str(version))
+                    done.append(deprecated)
         if done:
             sunset = _when(data["sunset_at"]) if data["sunset_at"] else "no sunset date yet"
-            messages.success(request, f"Deprecated ({sunset}): {', '.join(done)}.")
+            messages.success(request, f"Deprecated ({sunset}): {', '.join(map(str, done))}.")
+            announcements = LifecycleNotice.objects.none()
+            for version in done:
+                announcements |= notices.deprecation_notices(version)
+            send_now(request, announcements, "deprecation")
         return len(done)
 
 
@@ -372,6 +365,8 @@ class PageTables:
 
     notified: list[Application]  # the first _SHOWN; each has notice_recipient()
     notified_total: int
+    basis: str  # who is told, and on what grounds (recorded usage, or every subscriber)
+    no_address: str  # the API owner's warning naming those who cannot be told; "" for none
     notices: list[LifecycleNotice]
     notices_total: int
     notices_url: str
@@ -384,10 +379,13 @@ def _page_tables(version: ApiVersion) -> PageTables:
     notices_qs = version.notices.select_related("application").order_by("-created_at", "-id")
     events_qs = version.lifecycle_events.order_by("-at", "-id")
     only_this = f"?api_version__id__exact={version.pk}"
-    notified = notices.subscribed_applications(version)
+    audience = usage.audience(version)
+    notified = audience.applications
     return PageTables(
         notified=notified[:_SHOWN],
         notified_total=len(notified),
+        basis=audience.basis(),
+        no_address=no_address_warning(audience.unreachable, audience.who),
         notices=list(notices_qs[:_SHOWN]),
         notices_total=notices_qs.count(),
         notices_url=reverse("admin:gateway_lifecyclenotice_changelist") + only_this,

@@ -1,4 +1,6 @@
 """When sunset reminders are due: lead times in calendar days, in the owners' time zone.
+A reminder due by the time the deprecation itself was announced is not sent: the
+announcement gave the sunset already.
 
 "7 days before a sunset at 09:00" means 09:00 local time seven calendar days earlier,
 which is 167 or 169 hours when a DST change lies in between. A wall time that does not
@@ -66,3 +68,14 @@ def due_reminders(
     if not due:
         return DueReminders(None, ())
     return DueReminders(due[0], tuple(due[1:]))
+
+
+def after_announcement(
+    due: DueReminders, sunset: datetime, announced_at: datetime, zone: tzinfo
+) -> DueReminders:
+    """`due` for an application told of the deprecation at `announced_at`: when the reminder
+    to send now fell due by then, it would repeat the announcement, and is superseded too
+    (a version deprecated 5 days before its sunset gets no "7 days" reminder on top)."""
+    if due.send is None or reminder_due_at(sunset, due.send, zone) > announced_at:
+        return due
+    return DueReminders(None, (due.send, *due.superseded))

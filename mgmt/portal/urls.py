@@ -15,6 +15,7 @@ from mgmt.portal import (
     members_views,
     password_views,
     subscriptions_views,
+    usage_views,
 )
 
 app_name = "portal"
@@ -56,6 +57,7 @@ urlpatterns: list[URLPattern] = [
     path(f"{_APP}/keys", keys_views.create_key, name="create-key"),
     path(f"{_APP}/keys/<slug:key_id>/rotate", keys_views.rotate_key, name="rotate-key"),
     path(f"{_APP}/keys/<slug:key_id>/revoke", keys_views.revoke_key, name="revoke-key"),
+    path(f"{_APP}/usage", usage_views.usage, name="usage"),
     path(_SUBSCRIPTION, subscriptions_views.subscription, name="subscription"),
     path(f"{_SUBSCRIPTION}/cancel", subscriptions_views.cancel, name="cancel-subscription"),
     path(

@@ -27,6 +27,7 @@ from mgmt.compiler.inputs import (
 from mgmt.embedded.processes import ProcessGroup, free_port
 from mgmt.embedded.stack import (
     StackPorts,
+    start_accesslog,
     start_envoy,
     start_extauthz,
     start_redis,
@@ -100,9 +101,14 @@ def stack_ports() -> StackPorts:
     return StackPorts.free()
 
 
-def gateway_settings(ports: StackPorts, transport: str) -> GatewaySettings:
-    """The compiled listener calls ext_authz over `transport`."""
-    return GatewaySettings(listen_port=ports.gateway, authz_transport=transport)
+def gateway_settings(ports: StackPorts, transport: str, access_log: bool) -> GatewaySettings:
+    """The compiled listener calls ext_authz over `transport`, and streams its access log to
+    the collector or not at all."""
+    return GatewaySettings(
+        listen_port=ports.gateway,
+        authz_transport=transport,
+        access_log_cluster=GatewaySettings.access_log_cluster if access_log else "",
+    )
 
 
 def start_sidecars(
@@ -113,12 +119,26 @@ def start_sidecars(
     return [Proc(SIDECAR, extauthz.popen.pid, "extauthz")]
 
 
-def start_full_pipeline(ctx: BenchContext, transport: str, upstream_port: int) -> Pipeline:
-    """A whole node whose listener calls ext_authz over `transport` ("http" or "grpc")."""
+def start_collector(
+    group: ProcessGroup, ports: StackPorts, redis_url: str, credentials_file: Path
+) -> list[Proc]:
+    """The access-log collector, counted with the sidecars: Tollgate's own processes."""
+    collector = start_accesslog(
+        group, ports, redis_url=redis_url, credentials_file=credentials_file
+    )
+    return [Proc(SIDECAR, collector.popen.pid, "accesslog")]
+
+
+def start_full_pipeline(
+    ctx: BenchContext, transport: str, upstream_port: int, *, access_log: bool = False
+) -> Pipeline:
+    """A whole node whose listener calls ext_authz over `transport` ("http" or "grpc"),
+    with the access-log collector when `access_log`."""
     ports = stack_ports()
-    settings = gateway_settings(ports, transport)
-    group = ctx.new_group(f"pipeline-{transport}")
-    run_dir = ctx.run_dir / f"pipeline-{transport}"
+    settings = gateway_settings(ports, transport, access_log)
+    name = f"pipeline-{transport}{'-logged' if access_log else ''}"
+    group = ctx.new_group(name)
+    run_dir = ctx.run_dir / name
     run_dir.mkdir(parents=True, exist_ok=True)
     rows, secret = bench_rows(upstream_port)
     compiled = compile_snapshot(rows, settings)
@@ -126,7 +146,7 @@ def start_full_pipeline(ctx: BenchContext, transport: str, upstream_port: int) -
     snapshot_file = run_dir / "snapshot.pb"
     snapshot_file.write_bytes(compiled.snapshot.SerializeToString())
     credentials_file = run_dir / "xds_credentials.json"
-    node = node_credentials(credentials_file, run_dir / "xds_tokens", f"bench-{transport}")
+    node = node_credentials(credentials_file, run_dir / "xds_tokens", f"bench-{name}")
     start_xds_server(
         group,
         ports,
@@ -139,7 +159,10 @@ def start_full_pipeline(ctx: BenchContext, transport: str, upstream_port: int) -
     redis_port = free_port()
     redis = start_redis(group, redis_port, run_dir / "redis", name="redis")
     processes = [Proc(REDIS, redis.popen.pid, "redis")]
-    processes += start_sidecars(group, ports, f"redis://127.0.0.1:{redis_port}/0", node.sidecars)
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    processes += start_sidecars(group, ports, redis_url, node.sidecars)
+    if access_log:
+        processes += start_collector(group, ports, redis_url, credentials_file)
     envoy = start_envoy(
         group,
         ports,

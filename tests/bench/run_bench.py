@@ -32,6 +32,7 @@ from tests.bench.report import (
     OpenSummary,
     Sample,
     Summary,
+    access_log_line,
     closed_loop_table,
     open_loop_table,
     summarize,
@@ -54,10 +55,12 @@ from tests.bench.wrk import run_wrk
 BARE = "bare"
 FULL = "full pipeline"  # the default transport (HTTP): first among the pipelines
 FULL_GRPC = "full pipeline (gRPC)"
+FULL_LOGGED = "full pipeline + access log"  # HTTP, Envoy streaming every entry to the collector
 HTTP_FLOOR = "empty HTTP ext_authz floor"
 GRPC_FLOOR = "empty gRPC ext_authz floor"
 TOOL_FLOOR = "upstream alone (tool floor)"  # the open-loop client's own share
-PIPELINES = {FULL: HTTP, FULL_GRPC: GRPC}
+# name -> (ext_authz transport, access log on)
+PIPELINES = {FULL: (HTTP, False), FULL_LOGGED: (HTTP, True), FULL_GRPC: (GRPC, False)}
 OPEN_LOOP = (TOOL_FLOOR, BARE, FULL, FULL_GRPC)  # the tool floor first, the rest as above
 
 
@@ -130,8 +133,10 @@ def start_setups(ctx: BenchContext) -> Setups:
     upstream_port, upstream = start_upstream(ctx)
     setups = Setups(upstream)
     setups.closed[BARE] = start_bare(ctx, upstream_port)
-    for name, transport in PIPELINES.items():
-        setups.pipelines[name] = start_full_pipeline(ctx, transport, upstream_port)
+    for name, (transport, access_log) in PIPELINES.items():
+        setups.pipelines[name] = start_full_pipeline(
+            ctx, transport, upstream_port, access_log=access_log
+        )
         setups.closed[name] = setups.pipelines[name].target
     floor_headers = {"x-api-key": issue_key().secret}  # any key: the floors allow all
     setups.closed[HTTP_FLOOR] = start_http_floor(ctx, upstream_port, floor_headers)
@@ -214,6 +219,7 @@ def main() -> None:
     targets = target_lines(
         closed, opened, bare=BARE, pipeline=FULL, grpc_pipeline=FULL_GRPC, rate=args.rate
     )
+    targets.append(access_log_line(closed, pipeline=FULL, logged=FULL_LOGGED))
     print("\n".join(targets))
     print()
     print("\n".join(config_lines))

@@ -3,10 +3,13 @@ nothing (404, as for a name that does not exist), lists leak nothing, roles shor
 action get 403, and fields a partner must not set are refused, never silently taken."""
 
 import json
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from mgmt.analytics.models import UsageDay
 from mgmt.gateway.models import (
     ApiKey,
     Application,
@@ -54,7 +57,23 @@ def _endpoints_of(t: Tenant, plan: str) -> list[tuple[str, str, dict[str, object
         ("post", f"{t.sub}/limit-requests", {"quota_requests": 10, "reason": "mine now"}),
         ("get", limit_request, None),
         ("delete", limit_request, None),
+        ("get", f"{org}/usage", None),
+        ("get", f"{t.app}/usage", None),
     ]
+
+
+def _called_yesterday(t: Tenant, api_id: int) -> None:
+    """A day of usage; its count is the application's id, to tell whose it is."""
+    yesterday = timezone.now().date() - timedelta(days=1)
+    UsageDay.objects.create(
+        bucket=datetime.combine(yesterday, time.min, tzinfo=UTC),
+        api_id=api_id,
+        version_id=1,
+        route_id=1,
+        application_id=t.application.pk,
+        status_class="2xx",
+        requests=t.application.pk,
+    )
 
 
 def _snapshot_of(t: Tenant) -> dict[str, object]:
@@ -106,6 +125,7 @@ def test_bobs_objects_under_alices_own_organization_are_404_too(world: World):
         ("get", f"{alice.sub}/limit-requests/{bob.limit_request.pk}", None),
         ("delete", f"{alice.sub}/limit-requests/{bob.limit_request.pk}", None),
         ("get", f"{bob.sub.replace(bob.app, alice.app)}/limit-requests", None),
+        ("get", f"{org}/applications/{bob.application.public_id}/usage", None),
     ]
     before = _snapshot_of(bob)
     for method, path, body in crossings:
@@ -120,6 +140,8 @@ def test_bobs_objects_under_alices_own_organization_are_404_too(world: World):
 
 def test_alices_lists_show_nothing_of_bobs(world: World):
     alice, bob = world.alice, world.bob
+    for tenant in (alice, bob):  # both called yesterday: bob's calls must not show
+        _called_yesterday(tenant, world.version.api.pk)
     secrets_of_bob = [
         bob.org,
         bob.application.public_id,
@@ -139,6 +161,8 @@ def test_alices_lists_show_nothing_of_bobs(world: World):
         f"{alice.app}/keys",
         f"{alice.app}/subscriptions",
         f"{alice.sub}/limit-requests",
+        f"{org}/usage",
+        f"{alice.app}/usage",
         "/api/v1/catalog/products",
     ]:
         response = alice.client.get(path)
@@ -147,6 +171,10 @@ def test_alices_lists_show_nothing_of_bobs(world: World):
         assert not [s for s in secrets_of_bob if s in text], (path, text)
     apps = alice.client.get(f"{org}/applications").json()
     assert [a["public_id"] for a in apps["results"]] == [alice.application.public_id]
+    usage = alice.client.get(f"{org}/usage").json()
+    assert [(r["application"], r["calls"]) for r in usage["results"]] == [
+        (alice.application.public_id, alice.application.pk)
+    ]
 
 
 def test_protected_fields_are_refused_with_field_errors_and_nothing_is_written(world: World):
@@ -212,6 +240,8 @@ def test_a_billing_member_reads_but_writes_nothing(world: World):
         f"{org}/applications",
         f"{alice.app}/keys",
         f"{alice.app}/subscriptions",
+        f"{org}/usage",
+        f"{alice.app}/usage",
     ]:
         assert billing.get(path).status_code == 200, path
     writes = [

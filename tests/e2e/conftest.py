@@ -13,6 +13,7 @@ from mgmt.embedded.processes import Child, ProcessGroup, free_port, wait_for_por
 from mgmt.embedded.stack import (
     LOOPBACK,
     StackPorts,
+    start_accesslog,
     start_envoy,
     start_extauthz,
     start_redis,
@@ -37,6 +38,7 @@ class Gateway:
     redis: Child
     xds_credentials: Path  # xds_server's credentials file (re-read when it changes)
     node: NodeCredentials  # gateway-1's: its Envoy's and its sidecars'
+    accesslog: Child  # the access-log collector, writing into this gateway's Redis
 
     @property
     def redis_url(self) -> str:
@@ -57,6 +59,11 @@ class Gateway:
             mgmt_url=self.mgmt_url,
             internal_token=settings.TOLLGATE_INTERNAL_TOKEN,
             credentials_file=self.xds_credentials,
+        )
+
+    def restart_accesslog(self) -> None:
+        self.accesslog = start_accesslog(
+            self.group, self.ports, redis_url=self.redis_url, credentials_file=self.xds_credentials
         )
 
     def restart_extauthz(self) -> None:
@@ -119,6 +126,12 @@ def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # typ
         extauthz = start_extauthz(
             group, ports, redis_url=f"redis://{LOOPBACK}:{redis_port}/0", xds=node.sidecars
         )
+        accesslog = start_accesslog(
+            group,
+            ports,
+            redis_url=f"redis://{LOOPBACK}:{redis_port}/0",
+            credentials_file=xds_credentials,
+        )
         envoy = start_envoy(group, ports, run_dir / "envoy", xds=node.envoy)
         yield Gateway(
             group,
@@ -133,6 +146,7 @@ def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # typ
             redis,
             xds_credentials,
             node,
+            accesslog,
         )
     finally:
         group.stop_all()

@@ -35,6 +35,9 @@ PORT_VARIABLES = {
     "ratelimit": "TOLLGATE_RATELIMIT_PORT",
     "ratelimit_metrics": "TOLLGATE_RATELIMIT_METRICS_PORT",
     "redis": "TOLLGATE_EMBEDDED_REDIS_PORT",
+    "accesslog": "TOLLGATE_ACCESSLOG_PORT",
+    "accesslog_metrics": "TOLLGATE_ACCESSLOG_METRICS_PORT",
+    "xds_metrics": "TOLLGATE_XDS_METRICS_PORT",
 }
 
 

@@ -1,8 +1,10 @@
-"""A small catalogue for lifecycle tests: one API with v1 and v2, a plan, subscribers."""
+"""A small catalogue for lifecycle tests: one API with v1 and v2, a plan, subscribers, and
+the usage rows that say who called which version."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from mgmt.analytics.models import Coverage, UsageDay, UsageHour, UsageRow
 from mgmt.gateway.models import Api, ApiVersion, Application, Plan
 from tests.mgmt import factories
 
@@ -51,3 +53,37 @@ def deprecated(world: LifecycleWorld, *, sunset_at: datetime, now: datetime) -> 
     )
     world.v1.refresh_from_db()
     return world.v1
+
+
+def minute_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def called(
+    model: type[UsageRow],
+    version: ApiVersion,
+    application_id: int,
+    *,
+    at: datetime,
+    requests: int = 3,
+) -> None:
+    """Usage rows as the fold leaves them: one per (bucket, dimensions)."""
+    bucket = minute_of(at)
+    if model is UsageHour:
+        bucket = bucket.replace(minute=0)
+    elif model is UsageDay:
+        bucket = bucket.replace(hour=0, minute=0)
+    model._default_manager.create(
+        bucket=bucket,
+        api_id=version.api_id,
+        version_id=version.pk,
+        route_id=0,
+        application_id=application_id,
+        status_class="2xx",
+        requests=requests,
+    )
+
+
+def recorded(at: datetime) -> None:
+    """The collector held a stream from an Envoy for the minute of `at`."""
+    Coverage.objects.create(bucket=minute_of(at), node="gw-1", seconds=60)

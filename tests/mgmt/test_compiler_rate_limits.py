@@ -294,6 +294,8 @@ def test_http_mode_sends_the_callers_identity_upstream_and_the_ratelimit_headers
         "x-tollgate-application-id",
         "x-tollgate-subscription-id",
         "x-tollgate-api-id",
+        "x-tollgate-plan",
+        "x-tollgate-key-id",
     ]
     # A refusal is the sidecar's whole answer: problem type, Retry-After and RateLimit figures.
     refused = _exact_names(answer.allowed_client_headers)

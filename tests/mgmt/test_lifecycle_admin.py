@@ -51,6 +51,15 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sent
 
 
+@pytest.fixture(autouse=True)
+def _no_broker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deprecation queues its notices too: no test here reaches for a broker unless it
+    asks for one (`queued` and `broker_down` replace this; `unreachable_broker` needs the
+    real client)."""
+    if "unreachable_broker" not in request.fixturenames:
+        monkeypatch.setattr(tasks.send_lifecycle_notice, "delay", lambda notice_id: None)
+
+
 @pytest.fixture
 def broker_down(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(notice_id: int) -> None:
@@ -370,6 +379,10 @@ def test_the_version_page_lists_notified_applications_notices_and_history(
     assert "Partner app 0" in content
     assert "partner0@example.test" in content
     assert "no contact address" in content
+    assert f"1 subscribed application has no address: Partner app 1 ({silent.organization})" in (
+        content
+    )
+    assert "No usage was recorded in the last 30 days" in content
     assert world.outsider.name not in content
     assert "Failed (retries exhausted)" in content
     assert "SMTPServerDisconnected: the mail server hung up" in content

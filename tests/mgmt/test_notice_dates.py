@@ -7,6 +7,7 @@ import pytest
 
 from mgmt.lifecycle.notice_dates import (
     DueReminders,
+    after_announcement,
     due_reminders,
     parse_lead_days,
     reminder_due_at,
@@ -120,3 +121,28 @@ def test_no_reminder_once_the_sunset_has_passed() -> None:
 def test_retries_back_off_doubling_and_are_capped() -> None:
     assert [retry_delay(n) for n in range(1, 9)] == [30, 60, 120, 240, 480, 960, 1920, 3600]
     assert retry_delay(100) == 3600
+
+
+def test_a_reminder_already_due_when_the_deprecation_was_announced_is_superseded() -> None:
+    sunset = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
+    announced = sunset - timedelta(days=5)
+    due = due_reminders(sunset, LEADS, announced + timedelta(minutes=15), UTC)
+    assert due == DueReminders(7, (30,))
+    assert after_announcement(due, sunset, announced, UTC) == DueReminders(None, (7, 30))
+
+
+def test_a_reminder_falling_due_after_the_announcement_is_still_sent() -> None:
+    sunset = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
+    announced = sunset - timedelta(days=10)
+    due = due_reminders(sunset, LEADS, sunset - timedelta(days=6), UTC)
+    assert after_announcement(due, sunset, announced, UTC) == DueReminders(7, (30,))
+
+
+def test_the_announcement_counts_in_the_owners_calendar_days() -> None:
+    # 7 days before 30 March 09:00 Berlin (after spring forward) is 23 March 09:00 CET.
+    sunset = datetime(2026, 3, 30, 9, 0, tzinfo=BERLIN)
+    due = due_reminders(sunset, LEADS, sunset - timedelta(days=6), BERLIN)
+    just_before = datetime(2026, 3, 23, 7, 59, tzinfo=UTC)
+    at_due = datetime(2026, 3, 23, 8, 0, tzinfo=UTC)
+    assert after_announcement(due, sunset, just_before, BERLIN).send == 7
+    assert after_announcement(due, sunset, at_due, BERLIN).send is None

@@ -43,6 +43,7 @@ def pages_of(ids: dict[str, Any]) -> list[str]:
         reverse("portal:openapi-document", kwargs={"api_slug": "demo", "version": "v2"}),
         reverse("portal:applications", kwargs={"org": ids["org"]}),
         reverse("portal:application", kwargs=app),
+        reverse("portal:usage", kwargs=app),
         reverse("portal:subscription", kwargs={**app, "subscription_id": ids["subscription_id"]}),
         reverse("portal:members", kwargs={"org": ids["org"]}),
     ]
@@ -66,6 +67,7 @@ SUB = (*APP, "subscription_id")
 TARGETS = [
     Target("applications", ("org",), body=lambda ids: {"name": "Intruder app"}),
     Target("application", APP, "GET"),
+    Target("usage", APP, "GET"),
     Target("edit-application", APP, body=lambda ids: {"name": "Hacked"}),
     Target("delete-application", APP, body=lambda ids: {"confirm": "on"}),
     Target("create-key", APP, body=lambda ids: {"label": "intruder"}),

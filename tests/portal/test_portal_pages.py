@@ -35,7 +35,7 @@ def test_every_page_renders_for_a_member(alice: Tenant, catalog: Catalog) -> Non
     dashboard = client.get(reverse("portal:dashboard")).content.decode()
     assert "Alice Corp" in dashboard and "Alice Checkout" in dashboard
     assert 'id="usage-heading">Usage<' in dashboard
-    assert "arrive with analytics" in dashboard
+    assert "Usage and quotas of Alice Checkout" in dashboard
 
 
 def test_the_catalog_shows_versions_lifecycles_and_plans_but_never_drafts(

@@ -38,12 +38,15 @@ class LifecycleEvent(models.Model):
 
 
 class LifecycleNotice(models.Model):
-    """A notice to one application's owners about one version: a reminder `lead_days` before
-    the sunset, or the news that it was retired. One row per (version, application, kind,
-    lead time, sunset), so a rerun or a second worker finds the row and sends nothing more.
+    """A notice to one application's owners about one version: the news that it is
+    deprecated, a reminder `lead_days` before the sunset, or the news that it was retired.
+    One row per (version, application, kind, lead time, sunset), and one deprecation notice
+    per (version, application, deprecation date), so a rerun or a second worker finds the
+    row and sends nothing more.
     """
 
     class Kind(models.TextChoices):
+        DEPRECATED = "deprecated", "Deprecation"
         REMINDER = "reminder", "Sunset reminder"
         RETIRED = "retired", "Retirement"
 
@@ -59,9 +62,18 @@ class LifecycleNotice(models.Model):
     application = models.ForeignKey(
         Application, on_delete=models.CASCADE, related_name="lifecycle_notices"
     )
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    lead_days = models.PositiveIntegerField(default=0, help_text="0 for a retirement notice.")
-    sunset_at = models.DateTimeField(help_text="The sunset this notice is about.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    lead_days = models.PositiveIntegerField(
+        default=0, help_text="0 for a deprecation or retirement notice."
+    )
+    sunset_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The sunset it is about; none for a deprecation with no date yet.",
+    )
+    deprecated_at = models.DateTimeField(
+        null=True, blank=True, help_text="The deprecation a deprecation notice announces."
+    )
     state = models.CharField(
         max_length=12, choices=State.choices, default=State.PENDING, db_index=True
     )
@@ -80,10 +92,16 @@ class LifecycleNotice(models.Model):
                 fields=["api_version", "application", "kind", "lead_days", "sunset_at"],
                 name="one_notice_per_version_app_kind_lead_sunset",
             ),
+            # Its sunset may be empty (NULLs are distinct): the deprecation date keys it.
+            models.UniqueConstraint(
+                fields=["api_version", "application", "deprecated_at"],
+                condition=models.Q(kind="deprecated"),
+                name="one_deprecation_notice_per_version_app",
+            ),
         ]
 
     def __str__(self) -> str:
-        what = "retired" if self.kind == self.Kind.RETIRED else f"{self.lead_days} days"
+        what = f"{self.lead_days} days" if self.kind == self.Kind.REMINDER else self.kind
         return f"{self.api_version} → {self.application} ({what})"
 
     @property

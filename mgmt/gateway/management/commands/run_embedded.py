@@ -20,6 +20,7 @@ from mgmt.embedded.processes import ProcessGroup, still_running, wait_for_port
 from mgmt.embedded.stack import (
     LOOPBACK,
     StackPorts,
+    start_accesslog,
     start_envoy,
     start_extauthz,
     start_ratelimit,
@@ -40,6 +41,23 @@ def _install_token(path: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
     return token
+
+
+def _install_secrets(var_dir: Path) -> str:
+    """Each secret of this install from the environment or its 0600 file under var/ (made
+    once, random), put in the environment the children inherit; returns the internal token.
+
+    The internal token: Django serves the snapshot with it, xds_server presents it. Django's
+    own secret signs sessions and verification links. Prometheus scrapes mgmt's /metrics
+    with the metrics token.
+    """
+    for variable, file_name in (
+        ("TOLLGATE_INTERNAL_TOKEN", "internal_token"),
+        ("TOLLGATE_SECRET_KEY", "secret_key"),
+        ("TOLLGATE_METRICS_TOKEN", "metrics_token"),
+    ):
+        os.environ[variable] = os.environ.get(variable) or _install_token(var_dir / file_name)
+    return os.environ["TOLLGATE_INTERNAL_TOKEN"]
 
 
 def _port(name: str, default: int) -> int:
@@ -72,20 +90,19 @@ class Command(BaseCommand):
             extauthz_metrics=_port("TOLLGATE_EXTAUTHZ_METRICS_PORT", 18005),
             ratelimit=_port("TOLLGATE_RATELIMIT_PORT", 18002),
             ratelimit_metrics=_port("TOLLGATE_RATELIMIT_METRICS_PORT", 18003),
+            accesslog=_port("TOLLGATE_ACCESSLOG_PORT", 18006),
+            accesslog_metrics=_port("TOLLGATE_ACCESSLOG_METRICS_PORT", 18007),
+            xds_metrics=_port("TOLLGATE_XDS_METRICS_PORT", 18008),
         )
         redis_port = _port("TOLLGATE_EMBEDDED_REDIS_PORT", 16379)
+        # The data plane's Redis, as management's children read it: the counters (quotas),
+        # the throttle events and the collector's usage hashes all live there.
+        os.environ["TOLLGATE_REDIS_URL"] = f"redis://{LOOPBACK}:{redis_port}/0"
         # Celery's broker is the embedded Redis (database 1; counters use 0), unless told.
         broker_url = os.environ.setdefault(
             "TOLLGATE_CELERY_BROKER_URL", f"redis://{LOOPBACK}:{redis_port}/1"
         )
-        # Children inherit it: Django serves the snapshot with it, xds_server presents it.
-        token = os.environ.get("TOLLGATE_INTERNAL_TOKEN")
-        token = token or _install_token(var_dir / "internal_token")
-        os.environ["TOLLGATE_INTERNAL_TOKEN"] = token
-        # Django's own secret (it signs sessions and verification links), random per
-        # install too; the children (runserver, Celery) read it from the environment.
-        secret_key = os.environ.get("TOLLGATE_SECRET_KEY")
-        os.environ["TOLLGATE_SECRET_KEY"] = secret_key or _install_token(var_dir / "secret_key")
+        token = _install_secrets(var_dir)
         # xDS credentials per install: Envoy's and the sidecars' (hashes in the file
         # xds_server reads, each token in a 0600 file under var/xds_tokens/).
         xds_credentials = var_dir / "xds_credentials.json"
@@ -136,6 +153,8 @@ class Command(BaseCommand):
             start_redis(group, redis_port, var_dir / "redis")
             counters_url = f"redis://{LOOPBACK}:{redis_port}/0"
             start_extauthz(group, ports, redis_url=counters_url, xds=node.sidecars)
+            # Envoy's access logs, rolled up into the counters' Redis for the analytics.
+            start_accesslog(group, ports, redis_url=counters_url, credentials_file=xds_credentials)
             # Envoy's RLS protocol, for Envoys that Tollgate does not configure.
             start_ratelimit(group, ports, redis_url=counters_url, xds=node.sidecars)
             start_celery_worker(group)
@@ -188,11 +207,17 @@ Tollgate is running.
   developer portal   http://{LOOPBACK}:{mgmt_port}/portal/  (sign-up mail: the notices' folder)
   developer API      http://{LOOPBACK}:{mgmt_port}/api/v1/docs
   xds_server         {LOOPBACK}:{ports.xds}
+                     metrics http://{LOOPBACK}:{ports.xds_metrics}/metrics
   extauthz           HTTP {LOOPBACK}:{ports.extauthz_http}  gRPC {LOOPBACK}:{ports.extauthz}
                      metrics http://{LOOPBACK}:{ports.extauthz_metrics}/metrics
   ratelimit_svc      {LOOPBACK}:{ports.ratelimit} (RLS, for Envoys Tollgate does not configure)
+  access-log         {LOOPBACK}:{ports.accesslog} (Envoy's ALS, for the analytics)
+                     metrics http://{LOOPBACK}:{ports.accesslog_metrics}/metrics
   Celery             worker and beat on {broker_url}; notices in {settings.EMAIL_FILE_PATH}
-  Envoy admin        http://{LOOPBACK}:{ports.envoy_admin}/
+  Envoy admin        http://{LOOPBACK}:{ports.envoy_admin}/  (Prometheus: /stats/prometheus)
+  metrics (mgmt)     http://{LOOPBACK}:{mgmt_port}/metrics
+                     (Authorization: Bearer $(cat {var_dir / "metrics_token"}))
+  Grafana dashboard  envoy/grafana/tollgate.json (import it; pick your Prometheus)
   logs               {var_dir / "logs"}
 
 Try it (the demo key stays in its file: terminals are often logged):

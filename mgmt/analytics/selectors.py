@@ -1,0 +1,163 @@
+"""Shared read helpers over the usage rollups, for the dashboards, the portal and the API.
+
+    resolution_for(start, end) -> type[UsageRow]
+        UsageMinute for ranges up to 6 h, UsageHour up to 14 days, UsageDay beyond.
+
+    series(filters, start, end, *, now=None) -> list[Point]
+        One Point per bucket of [start, end) at that resolution (UTC, oldest first, empty
+        buckets included): requests, errors, throttled, p50_us / p99_us (µs, from the merged
+        latency histograms; None without requests) and coverage ("full" | "partial" | "gap"
+        | "none", see mgmt.analytics.timeline). `filters` are queryset filter kwargs on the
+        usage model, e.g. {"api_id": 3} or {"application_id__in": [4, 5]}; {} is all traffic.
+
+    coverage(start, end, *, now=None) -> list[tuple[datetime, str]]
+        Only the coverage marks of those buckets (coverage is per collector node, not per
+        API: one mark applies to every series of the same range).
+
+A gap is never zero traffic: a chart draws "gap" (and "none") buckets as missing data.
+Ranges must be timezone-aware datetimes. Names of ids are resolved by the callers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Min, QuerySet, Sum
+from django.utils import timezone
+
+from accesslog import histogram
+from mgmt.analytics import timeline
+from mgmt.analytics.models import Coverage, UsageDay, UsageHour, UsageMinute, UsageRow
+
+_MODELS: dict[timedelta, type[UsageRow]] = {
+    timeline.MINUTE: UsageMinute,
+    timeline.HOUR: UsageHour,
+    timeline.DAY: UsageDay,
+}
+
+
+class Point(NamedTuple):
+    bucket: datetime
+    requests: int
+    errors: int
+    throttled: int
+    p50_us: float | None
+    p99_us: float | None
+    coverage: str
+
+
+def resolution_for(start: datetime, end: datetime) -> type[UsageRow]:
+    return _MODELS[timeline.step_for(start, end)]
+
+
+def series(
+    filters: Mapping[str, Any], start: datetime, end: datetime, *, now: datetime | None = None
+) -> list[Point]:
+    step = timeline.step_for(start, end)
+    starts = timeline.buckets(start, end, step)
+    if not starts:
+        return []
+    rows = _MODELS[step]._default_manager.filter(bucket__gte=starts[0], bucket__lt=end, **filters)
+    sums = {
+        bucket: (requests, errors, throttled)
+        for bucket, requests, errors, throttled in rows.values("bucket")
+        .annotate(r=Sum("requests"), e=Sum("errors"), t=Sum("throttled"))
+        .values_list("bucket", "r", "e", "t")
+    }
+    latencies = _histograms(rows)
+    marks = _marks(starts, end, step, now=now)
+    points = []
+    for bucket, mark in zip(starts, marks, strict=True):
+        requests, errors, throttled = sums.get(bucket, (0, 0, 0))
+        merged = latencies.get(bucket, {})
+        points.append(
+            Point(
+                bucket,
+                requests,
+                errors,
+                throttled,
+                histogram.quantile(merged, 0.5),
+                histogram.quantile(merged, 0.99),
+                mark,
+            )
+        )
+    return points
+
+
+def coverage(
+    start: datetime, end: datetime, *, now: datetime | None = None
+) -> list[tuple[datetime, str]]:
+    step = timeline.step_for(start, end)
+    starts = timeline.buckets(start, end, step)
+    return list(zip(starts, _marks(starts, end, step, now=now), strict=True))
+
+
+def _histograms(rows: QuerySet[UsageRow]) -> dict[datetime, dict[int, int]]:
+    """The latency histograms of `rows` merged per bucket.
+
+    On PostgreSQL the database splits and sums them (a month of a busy gateway is millions
+    of rows: too many to decode in Python); elsewhere (SQLite, `make run`) Python does.
+    """
+    with_histogram = rows.exclude(histogram="").values("bucket", "histogram")
+    merged: dict[datetime, dict[int, int]] = defaultdict(dict)
+    if connection.vendor != "postgresql":
+        for bucket, text in with_histogram.values_list("bucket", "histogram").iterator(5000):
+            histogram.merge(merged[bucket], histogram.decode(text))
+        return merged
+    # Django's own compiled SQL for the queryset; its values stay parameters.
+    inner, params = with_histogram.query.sql_with_params()
+    sql = (
+        "SELECT r.bucket, split_part(part, ':', 1)::int, sum(split_part(part, ':', 2)::bigint) "  # noqa: S608
+        f"FROM ({inner}) r CROSS JOIN LATERAL unnest(string_to_array(r.histogram, ',')) part "
+        "GROUP BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for bucket, index, count in cursor.fetchall():
+            merged[bucket][index] = int(count)
+    return merged
+
+
+def _marks(
+    starts: list[datetime], end: datetime, step: timedelta, *, now: datetime | None
+) -> list[str]:
+    if not starts:
+        return []
+    now = now or timezone.now()
+    # Minutes that ended within the settle delay (plus one fold period) are not folded yet.
+    folded_before = timeline.floor(
+        now - timedelta(seconds=settings.TOLLGATE_ANALYTICS_SETTLE_SECONDS + 60), timeline.MINUTE
+    )
+    # Before the oldest coverage kept nothing is known: no minute is walked there.
+    oldest = Coverage.objects.aggregate(oldest=Min("bucket"))["oldest"]
+    if oldest is None:
+        return [timeline.NONE] * len(starts)
+    first = max(starts[0], oldest)
+    cover: dict[datetime, dict[str, int]] = defaultdict(dict)
+    for bucket, node, seconds in Coverage.objects.filter(
+        bucket__gte=first - timeline.LOOKBACK, bucket__lt=end
+    ).values_list("bucket", "node", "seconds"):
+        cover[bucket][node] = seconds
+    minutes = timeline.buckets(first, end, timeline.MINUTE)
+    by_minute = dict(
+        zip(
+            minutes, timeline.minute_marks(cover, minutes, folded_before=folded_before), strict=True
+        )
+    )
+    marks: list[str] = []
+    for bucket in starts:
+        inside = [
+            by_minute.get(bucket + i * timeline.MINUTE, timeline.NONE)
+            for i in range(_minutes_in(step))
+        ]
+        marks.append(timeline.combine(inside))
+    return marks
+
+
+def _minutes_in(step: timedelta) -> int:
+    return int(step / timeline.MINUTE)
