@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
@@ -23,7 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from accesslog.auth import authenticate, check_same_node
 from accesslog.collector import Collector
 from accesslog.metrics import CollectorMetrics
-from xds_server.auth import CredentialStore
+from xds_server.auth import CredentialStore, RefusalLog
 from xds_server.credentials import Credential
 from xds_server.errors import (
     BadRequest,
@@ -76,25 +75,6 @@ class _Stream:
     reader: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
-class _RefusalLog:
-    """A line per refused stream, at most one per `interval` seconds: a flood is summed up."""
-
-    def __init__(self, interval: float = 5.0) -> None:
-        self._interval = interval
-        self._last = -interval
-        self._unlogged = 0
-
-    def note(self, peer: str, error: StreamRefused) -> None:
-        now = time.monotonic()
-        if now - self._last < self._interval:
-            self._unlogged += 1
-            return
-        more = f" ({self._unlogged} more refused since the last line)" if self._unlogged else ""
-        log.warning("refused an access-log stream from %s: %s%s", peer, error, more)
-        self._last = now
-        self._unlogged = 0
-
-
 class AccessLogServicer(als_pb2_grpc.AccessLogServiceServicer):  # type: ignore[misc]
     def __init__(
         self,
@@ -108,7 +88,7 @@ class AccessLogServicer(als_pb2_grpc.AccessLogServiceServicer):  # type: ignore[
         self._metrics = metrics
         self._limits = limits
         self._streams: dict[str, set[_Stream]] = {}  # credential name -> its open streams
-        self._refusals = _RefusalLog()
+        self._refusals = RefusalLog("an access-log stream")
         credentials.subscribe(self._end_revoked)
 
     async def StreamAccessLogs(

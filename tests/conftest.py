@@ -1,9 +1,15 @@
-"""Shared test setup: a reachable PostgreSQL is required in CI, never silently skipped."""
+"""Shared test setup: a reachable PostgreSQL is required in CI, never silently skipped; the
+machine's Redis, and a redis-server of a test's own (tests/redis_server.py)."""
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
+
+from mgmt.embedded.processes import ProcessGroup, free_port
+from tests.redis_server import OwnRedis
 
 MACHINE_REDIS = os.environ.get("TOLLGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -39,3 +45,15 @@ def machine_redis() -> str:
     except redis.RedisError as error:
         pytest.fail(f"Redis at {MACHINE_REDIS} is required for this test: {error}")
     return MACHINE_REDIS
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    """A redis-server of this test's own, not yet started (the test starts it); every
+    process it started is stopped after the test."""
+    group = ProcessGroup(log_dir=tmp_path / "logs")
+    server = OwnRedis(group, free_port(), tmp_path / "redis")
+    try:
+        yield server
+    finally:
+        group.stop_all()

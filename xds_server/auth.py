@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
@@ -24,6 +25,7 @@ from xds_server.errors import (
     CredentialsError,
     LimitExceeded,
     PermissionDenied,
+    StreamRefused,
     Unauthenticated,
 )
 
@@ -182,3 +184,24 @@ class StreamGuard:
             raise LimitExceeded(
                 f"{count} resource names in one request; the limit is {self._max_names}"
             )
+
+
+class RefusalLog:
+    """A line per refused stream, at most one per `interval` seconds: a flood of refused
+    clients is summed up, not written out one by one."""
+
+    def __init__(self, what: str, interval: float = 5.0) -> None:
+        self._what = what
+        self._interval = interval
+        self._last = -interval
+        self._unlogged = 0
+
+    def note(self, peer: str, error: StreamRefused) -> None:
+        now = time.monotonic()
+        if now - self._last < self._interval:
+            self._unlogged += 1
+            return
+        more = f" ({self._unlogged} more refused since the last line)" if self._unlogged else ""
+        log.warning("refused %s from %s: %s%s", self._what, peer, error, more)
+        self._last = now
+        self._unlogged = 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -21,7 +20,7 @@ from grpc_health.v1 import _async as health_aio  # = health.aio, which grpc-stub
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from xds_server import type_urls
-from xds_server.auth import CredentialStore, StreamGuard, principal_from_metadata
+from xds_server.auth import CredentialStore, RefusalLog, StreamGuard, principal_from_metadata
 from xds_server.cache import SnapshotCache, StreamState
 from xds_server.credentials import Credential
 from xds_server.errors import (
@@ -84,25 +83,6 @@ class _Session:
     refusal: StreamRefused | None = None
 
 
-class _RefusalLog:
-    """A line per refused stream, at most one per `interval` seconds: a flood is summed up."""
-
-    def __init__(self, interval: float = 5.0) -> None:
-        self._interval = interval
-        self._last = -interval
-        self._unlogged = 0
-
-    def note(self, peer: str, error: StreamRefused) -> None:
-        now = time.monotonic()
-        if now - self._last < self._interval:
-            self._unlogged += 1
-            return
-        more = f" ({self._unlogged} more refused since the last line)" if self._unlogged else ""
-        log.warning("refused an ADS stream from %s: %s%s", peer, error, more)
-        self._last = now
-        self._unlogged = 0
-
-
 class AggregatedDiscoveryServicer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignore[misc]
     def __init__(
         self,
@@ -115,7 +95,7 @@ class AggregatedDiscoveryServicer(ads_pb2_grpc.AggregatedDiscoveryServiceService
         self._credentials = credentials
         self._limits = limits
         self._sessions: dict[str, set[_Session]] = {}
-        self._refusals = _RefusalLog()
+        self._refusals = RefusalLog("an ADS stream")
         self._metrics = metrics or XdsMetrics()
         self._metrics.open_streams = self.open_streams
         credentials.subscribe(self._end_revoked)

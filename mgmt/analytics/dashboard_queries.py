@@ -9,7 +9,7 @@ was deleted are shown as deleted, never dropped, so totals still add up.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -20,9 +20,7 @@ from django.urls import reverse
 from accesslog import histogram
 from mgmt.analytics import selectors, timeline
 from mgmt.analytics.models import UsageDay, UsageHour, UsageRow
-from mgmt.analytics.throttled_now import LimitHit, Throttled
-from mgmt.gateway.models import Api, ApiKey, ApiVersion, Application, Route, Subscription
-from mgmt.gateway.models.access import RateLimit
+from mgmt.gateway.models import Api, ApiVersion, Application, Route
 
 RANGES: Final = {
     "1h": timedelta(hours=1),
@@ -377,92 +375,3 @@ def underused(now: datetime, *, limit: int = TOP) -> list[Underused]:
     ]
     quiet.sort(key=lambda u: (u.calls, u.name))
     return quiet[:limit]
-
-
-# --- throttled right now: names, plans, keys and where to suspend ---------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ThrottledSubscription:
-    """A throttled subscription, its limits as configured, and its admin page (where an
-    owner suspends it: the subscription's state)."""
-
-    label: str
-    plan: str
-    state: str
-    limits: tuple[str, ...]
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
-class ThrottledApplication:
-    application: AppName
-    plans: tuple[str, ...]
-    key_prefixes: tuple[str, ...]
-    limits: tuple[LimitHit, ...]
-    count: int
-    last_at: datetime
-    subscriptions: tuple[ThrottledSubscription, ...]
-
-
-def configured_limits(subscription: Subscription) -> tuple[str, ...]:
-    """The windows and quota a subscription is held to: the plan's, overridden per window
-    length by the subscription's own (as the compiler does). Needs plan__rate_limits and
-    rate_limits prefetched."""
-    windows: dict[int, RateLimit] = {
-        w.window_seconds: w for w in subscription.plan.rate_limits.all()
-    }
-    windows.update({w.window_seconds: w for w in subscription.rate_limits.all()})
-    texts = [f"{w}{' (shadow)' if w.shadow else ''}" for _, w in sorted(windows.items())]
-    quota = subscription.quota_requests or subscription.plan.quota_requests
-    if quota:
-        texts.append(f"{quota} per {subscription.plan.quota_period} (quota)")
-    return tuple(texts)
-
-
-def throttled_applications(
-    throttled: Sequence[Throttled], now: datetime
-) -> list[ThrottledApplication]:
-    """The aggregated throttle events with names: five queries for any number of rows."""
-    app_ids = [row.application_id for row in throttled]
-    names = application_names(app_ids)
-    subscription_ids = {s for row in throttled for s in row.subscription_ids}
-    subscriptions = (
-        Subscription.objects.filter(pk__in=subscription_ids)
-        .select_related("plan", "product")
-        .prefetch_related("plan__rate_limits", "rate_limits")
-    )
-    by_id = {s.pk: s for s in subscriptions}
-    keys: dict[int, list[str]] = defaultdict(list)
-    usable = ApiKey.objects.filter(application_id__in=app_ids).filter(
-        Q(revoked_at__isnull=True) | Q(revoked_at__gt=now),
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-    )
-    for application_id, key_id in usable.order_by("-created_at").values_list(
-        "application_id", "key_id"
-    ):
-        keys[application_id].append(f"tg_{key_id}_…")
-    out = []
-    for row in throttled:
-        subs = [by_id[s] for s in row.subscription_ids if s in by_id]
-        out.append(
-            ThrottledApplication(
-                application=names[row.application_id],
-                plans=tuple(dict.fromkeys(s.plan.name for s in subs)),
-                key_prefixes=tuple(keys.get(row.application_id, ())),
-                limits=row.limits,
-                count=row.count,
-                last_at=datetime.fromtimestamp(row.last_at_ms / 1000, tz=now.tzinfo),
-                subscriptions=tuple(
-                    ThrottledSubscription(
-                        label=f"{s.product.name} ({s.plan.name})",
-                        plan=s.plan.name,
-                        state=s.state,
-                        limits=configured_limits(s),
-                        url=reverse("admin:gateway_subscription_change", args=[s.pk]),
-                    )
-                    for s in subs
-                ),
-            )
-        )
-    return out

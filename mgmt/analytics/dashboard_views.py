@@ -2,8 +2,8 @@
 the full page, the panel admin's landing page loads into itself, the "throttled right now"
 fragment its script polls, and one application's traffic page.
 
-The views read (dashboard_queries, throttled_now) and turn numbers into charts (charts);
-they write nothing.
+The views read (dashboard_queries, throttled_now, throttled_names) and turn numbers into
+charts (charts); they write nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from mgmt.analytics import charts, dashboard_queries, throttled_now, timeline
+from mgmt.analytics import charts, dashboard_queries, throttled_names, throttled_now, timeline
 from mgmt.analytics.dashboard_queries import VersionTraffic, Window
 from mgmt.analytics.selectors import Point
 from mgmt.gateway.models import ApiKey, Application, Subscription
@@ -156,7 +156,7 @@ def version_rows(
 @dataclass(frozen=True, slots=True)
 class ThrottledNow:
     available: bool
-    rows: list[dashboard_queries.ThrottledApplication] = field(default_factory=list)
+    rows: list[throttled_names.ThrottledApplication] = field(default_factory=list)
     truncated: bool = False
     window_seconds: int = throttled_now.WINDOW_MS // 1000
 
@@ -177,7 +177,7 @@ def read_throttled(now: datetime, application_id: int | None = None) -> Throttle
         rows = [row for row in rows if row.application_id == application_id]
     return ThrottledNow(
         available=True,
-        rows=dashboard_queries.throttled_applications(rows[:MAX_THROTTLED_ROWS], now),
+        rows=throttled_names.throttled_applications(rows[:MAX_THROTTLED_ROWS], now),
         truncated=recent.truncated or len(rows) > MAX_THROTTLED_ROWS,
     )
 

@@ -37,6 +37,7 @@ from mgmt.analytics.models import (
     UsageMinute,
     UsageRow,
 )
+from mgmt.analytics.timeline import minute_start
 from mgmt.gateway.models import ApiKey
 
 # pg_advisory_xact_lock's key for "a fold transaction is running" ("tgfo").
@@ -48,10 +49,6 @@ PAUSE_FILE_ENV: Final = "TOLLGATE_ANALYTICS_TEST_PAUSE_FILE"
 PAUSE_SECONDS: Final = 60
 _WRITE_BATCH: Final = 500
 _LAST_USED_CHUNK: Final = 500
-
-
-def minute_start(minute: int) -> datetime:
-    return datetime.fromtimestamp(minute * 60, tz=UTC)
 
 
 def hour_start(moment: datetime) -> datetime:
@@ -165,11 +162,21 @@ def _lock() -> None:
 
 
 def _read(model: type[UsageRow], start: datetime, end: datetime, dims: Iterable[Dims]) -> Rows:
-    """The rows of `model` in [start, end) for `dims`, summed per dims."""
+    """The rows of `model` in [start, end) for `dims`, summed per dims.
+
+    The query selects by each id separately (a superset: an application's other routes)
+    and Python keeps the exact dims: a day is read for every minute's batch, so it must not
+    read the whole day's rows of every API the batch touched.
+    """
     wanted = set(dims)
-    apis = sorted({d.api for d in wanted})
     values = (
-        model._default_manager.filter(bucket__gte=start, bucket__lt=end, api_id__in=apis)
+        model._default_manager.filter(
+            bucket__gte=start,
+            bucket__lt=end,
+            api_id__in=sorted({d.api for d in wanted}),
+            route_id__in=sorted({d.route for d in wanted}),
+            application_id__in=sorted({d.application for d in wanted}),
+        )
         .values_list(*DIMENSIONS, *COUNTERS, "histogram")
         .iterator(chunk_size=2000)
     )

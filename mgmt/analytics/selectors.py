@@ -3,12 +3,15 @@
     resolution_for(start, end) -> type[UsageRow]
         UsageMinute for ranges up to 6 h, UsageHour up to 14 days, UsageDay beyond.
 
-    series(filters, start, end, *, now=None) -> list[Point]
+    series(filters, start, end, *, now=None, quantiles=True) -> list[Point]
         One Point per bucket of [start, end) at that resolution (UTC, oldest first, empty
         buckets included): requests, errors, throttled, p50_us / p99_us (µs, from the merged
-        latency histograms; None without requests) and coverage ("full" | "partial" | "gap"
-        | "none", see mgmt.analytics.timeline). `filters` are queryset filter kwargs on the
-        usage model, e.g. {"api_id": 3} or {"application_id__in": [4, 5]}; {} is all traffic.
+        latency histograms; None without requests, or with quantiles=False) and coverage
+        ("full" | "partial" | "gap" | "none", see mgmt.analytics.timeline). `filters` are
+        queryset filter kwargs on the usage model, e.g. {"api_id": 3} or
+        {"application_id__in": [4, 5]}; {} is all traffic. `now` defaults to the clock.
+        Merging histograms is the costly part: about 1 s per million rows read on
+        PostgreSQL (tests/bench/analytics_queries.py); quantiles=False skips it.
 
     coverage(start, end, *, now=None) -> list[tuple[datetime, str]]
         Only the coverage marks of those buckets (coverage is per collector node, not per
@@ -23,16 +26,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Min, QuerySet, Sum
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BigIntegerField, Func, Min, QuerySet, Sum
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from accesslog import histogram
 from mgmt.analytics import timeline
 from mgmt.analytics.models import Coverage, UsageDay, UsageHour, UsageMinute, UsageRow
+
+if TYPE_CHECKING:
+    from django.db.models.sql.compiler import _AsSqlType
 
 _MODELS: dict[timedelta, type[UsageRow]] = {
     timeline.MINUTE: UsageMinute,
@@ -56,7 +64,12 @@ def resolution_for(start: datetime, end: datetime) -> type[UsageRow]:
 
 
 def series(
-    filters: Mapping[str, Any], start: datetime, end: datetime, *, now: datetime | None = None
+    filters: Mapping[str, Any],
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime | None = None,
+    quantiles: bool = True,
 ) -> list[Point]:
     step = timeline.step_for(start, end)
     starts = timeline.buckets(start, end, step)
@@ -69,7 +82,7 @@ def series(
         .annotate(r=Sum("requests"), e=Sum("errors"), t=Sum("throttled"))
         .values_list("bucket", "r", "e", "t")
     }
-    latencies = _histograms(rows)
+    latencies = _histograms(rows) if quantiles else {}
     marks = _marks(starts, end, step, now=now)
     points = []
     for bucket, mark in zip(starts, marks, strict=True):
@@ -130,34 +143,61 @@ def _marks(
         return []
     now = now or timezone.now()
     # Minutes that ended within the settle delay (plus one fold period) are not folded yet.
-    folded_before = timeline.floor(
-        now - timedelta(seconds=settings.TOLLGATE_ANALYTICS_SETTLE_SECONDS + 60), timeline.MINUTE
-    )
+    settled = int(now.timestamp()) - settings.TOLLGATE_ANALYTICS_SETTLE_SECONDS - 60
+    folded_before = settled // 60
     # Before the oldest coverage kept nothing is known: no minute is walked there.
     oldest = Coverage.objects.aggregate(oldest=Min("bucket"))["oldest"]
     if oldest is None:
         return [timeline.NONE] * len(starts)
-    first = max(starts[0], oldest)
-    cover: dict[datetime, dict[str, int]] = defaultdict(dict)
-    for bucket, node, seconds in Coverage.objects.filter(
-        bucket__gte=first - timeline.LOOKBACK, bucket__lt=end
-    ).values_list("bucket", "node", "seconds"):
-        cover[bucket][node] = seconds
-    minutes = timeline.buckets(first, end, timeline.MINUTE)
-    by_minute = dict(
-        zip(
-            minutes, timeline.minute_marks(cover, minutes, folded_before=folded_before), strict=True
-        )
+    first = timeline.unix_minute(max(starts[0], oldest))
+    last = -(-int(end.timestamp()) // 60)  # the minute `end` falls in, or starts
+    cover: dict[int, dict[str, int]] = defaultdict(dict)
+    rows = Coverage.objects.filter(
+        bucket__gte=timeline.minute_start(first - timeline.LOOKBACK_MINUTES),
+        bucket__lt=end,
     )
-    marks: list[str] = []
+    # The minute as an integer from the database: parsing a datetime per row was most of
+    # the time of a week's chart.
+    for minute, node, seconds in rows.annotate(minute=_UnixMinute("bucket")).values_list(
+        "minute", "node", "seconds"
+    ):
+        cover[minute][node] = seconds
+    minutes = range(first, last)
+    marks = timeline.minute_marks(cover, minutes, folded_before=folded_before)
+    per_bucket = _minutes_in(step)
+    out: list[str] = []
     for bucket in starts:
-        inside = [
-            by_minute.get(bucket + i * timeline.MINUTE, timeline.NONE)
-            for i in range(_minutes_in(step))
-        ]
-        marks.append(timeline.combine(inside))
-    return marks
+        offset = timeline.unix_minute(bucket) - first
+        inside = marks[max(offset, 0) : max(offset + per_bucket, 0)]
+        out.append(timeline.combine(inside))
+    return out
 
 
 def _minutes_in(step: timedelta) -> int:
     return int(step / timeline.MINUTE)
+
+
+class _UnixMinute(Func):
+    """floor(unix seconds / 60) of a datetime column, on PostgreSQL and SQLite."""
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> _AsSqlType:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(floor(extract(epoch FROM %(expressions)s) / 60))::bigint",
+            **extra,
+        )
+
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> _AsSqlType:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(CAST(strftime('%%s', %(expressions)s) AS INTEGER) / 60)",
+            **extra,
+        )

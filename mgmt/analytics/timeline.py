@@ -12,13 +12,13 @@ bucket gets a coverage mark from the collector's per-node coverage, so a chart c
 - "none": nothing is known: no node had reported in the lookback before it, it is older
   than the coverage kept (the minute rows' retention), or it has not been folded yet.
 
-A node is "known" at a minute when it reported within LOOKBACK before it: a sliding
+A node is "known" at a minute when it reported within LOOKBACK_MINUTES before it: a sliding
 window rather than "since midnight", so a node that stops at 23:59 is missed at 00:00 too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -28,7 +28,7 @@ DAY: Final = timedelta(days=1)
 # Ranges up to these lengths are read from minute, then hour rows; longer ones from days.
 MINUTES_UP_TO: Final = timedelta(hours=6)
 HOURS_UP_TO: Final = timedelta(days=14)
-LOOKBACK: Final = timedelta(hours=24)
+LOOKBACK_MINUTES: Final = 24 * 60
 FULL_SECONDS: Final = 60
 
 FULL: Final = "full"
@@ -36,7 +36,9 @@ PARTIAL: Final = "partial"
 GAP: Final = "gap"
 NONE: Final = "none"
 
-Cover = Mapping[datetime, Mapping[str, int]]  # minute start -> node -> seconds covered
+# Minutes are counted as unix minutes (unix seconds // 60) here: a week of them is walked
+# per chart, and integers are what that walk and the database exchange cheaply.
+Cover = Mapping[int, Mapping[str, int]]  # unix minute -> node -> seconds covered
 
 
 def step_for(start: datetime, end: datetime) -> timedelta:
@@ -73,14 +75,21 @@ def buckets(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
     return out
 
 
-def minute_marks(
-    cover: Cover, minutes: Sequence[datetime], *, folded_before: datetime
-) -> list[str]:
-    """The mark of each of `minutes` (ascending minute starts). `cover` must hold the rows
-    from LOOKBACK before the first of them; minutes starting at or after `folded_before`
-    have not been folded yet and are "none"."""
+def unix_minute(moment: datetime) -> int:
+    return int(moment.timestamp()) // 60
+
+
+def minute_start(minute: int) -> datetime:
+    """The UTC start of a unix minute."""
+    return datetime.fromtimestamp(minute * 60, tz=UTC)
+
+
+def minute_marks(cover: Cover, minutes: range, *, folded_before: int) -> list[str]:
+    """The mark of each of `minutes` (unix minutes, ascending). `cover` must hold the rows
+    from LOOKBACK_MINUTES before the first of them; minutes from `folded_before` on have not
+    been folded yet and are "none"."""
     seen = sorted(cover)
-    last_seen: dict[str, datetime] = {}
+    last_seen: dict[str, int] = {}
     position = 0
     marks: list[str] = []
     for minute in minutes:
@@ -92,7 +101,8 @@ def minute_marks(
             marks.append(NONE)
             continue
         present = cover.get(minute, {})
-        known = {n for n, at in last_seen.items() if at >= minute - LOOKBACK} | set(present)
+        horizon = minute - LOOKBACK_MINUTES
+        known = {n for n, at in last_seen.items() if at >= horizon} | present.keys()
         marks.append(_mark(known, present))
     return marks
 

@@ -17,19 +17,14 @@ from accesslog.collector import Collector
 from accesslog.metrics import CollectorMetrics
 from accesslog.server import StreamLimits, create_server
 from accesslog.sink import RedisSink, client
-from mgmt.embedded.processes import Child, ProcessGroup, free_port
-from mgmt.embedded.stack import start_redis
 from tests.accesslog.builders import T0
+from tests.redis_server import database_url
 from xds_server import credentials
 from xds_server.auth import CredentialStore
 
 # The collector's tests own this database of the machine's Redis.
 REDIS_DB = 11
 USAGE_KEYS = "tollgate:usage:*"
-
-
-def _db_url(base: str, db: int) -> str:
-    return base.rsplit("/", 1)[0] + f"/{db}"
 
 
 def text_hash(r: redis.Redis, key: str) -> dict[str, str]:
@@ -45,7 +40,7 @@ def clear_usage(r: redis.Redis) -> None:
 @pytest.fixture
 def usage_redis(machine_redis: str) -> Iterator[redis.Redis]:
     """DB 11 of the machine's Redis, with no usage keys before or after the test."""
-    r = redis.Redis.from_url(_db_url(machine_redis, REDIS_DB), decode_responses=True)
+    r = redis.Redis.from_url(database_url(machine_redis, REDIS_DB), decode_responses=True)
     clear_usage(r)
     try:
         yield r
@@ -139,37 +134,6 @@ async def live_collector(
         await channel.close(None)
         await server.stop(None)
         await r.aclose()
-
-
-@dataclass
-class OwnRedis:
-    """A redis-server of this test's own on a free port: the one a test may kill."""
-
-    group: ProcessGroup
-    port: int
-    data_dir: Path
-    child: Child | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.child = start_redis(self.group, self.port, self.data_dir)
-
-    def kill(self) -> None:
-        assert self.child is not None
-        self.group.stop(self.child, grace=0.0)
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    group = ProcessGroup(log_dir=tmp_path / "logs")
-    server = OwnRedis(group, free_port(), tmp_path / "redis")
-    try:
-        yield server
-    finally:
-        group.stop_all()
 
 
 @pytest.fixture

@@ -48,6 +48,29 @@ async def refused(call: Any) -> tuple[grpc.StatusCode, str]:
     return caught.value.code(), caught.value.details() or ""
 
 
+async def open_as_envoy(live: Live, tokens: Tokens, entries: list[Any], node: str = "gw") -> Any:
+    """A stream whose first message proves it is Envoy's node `node` (credential "gw")."""
+    call = live.stream()
+    await call.write(message(entries, node=node, token=tokens.envoy))
+    return call
+
+
+async def closed(call: Any) -> None:
+    """Envoy ends the stream, and the collector answers it."""
+    await call.done_writing()
+    await call
+
+
+async def streams_active(live: Live, count: int) -> None:
+    await until(lambda: sample(live, "tollgate_accesslog_streams_active") == count)
+
+
+async def attributed(live: Live, count: int) -> None:
+    await until(
+        lambda: sample(live, "tollgate_accesslog_entries_total", outcome="attributed") == count
+    )
+
+
 def h(micros: int) -> str:
     return f"h{bucket_of(micros)}"
 
@@ -58,8 +81,7 @@ def test_counts_per_dims_are_exact_after_a_flush(
     async def scenario() -> None:
         async with live_collector(usage_redis_url, tokens.path) as live:
             ok = entry(application=4, key=5, total_us=1000, upstream_us=400)
-            first = live.stream()
-            await first.write(message([ok, ok], node="gw", token=tokens.envoy))
+            first = await open_as_envoy(live, tokens, [ok, ok])
             await first.write(
                 message(
                     [
@@ -68,11 +90,10 @@ def test_counts_per_dims_are_exact_after_a_flush(
                     ]
                 )
             )
-            second = live.stream()  # another worker thread of the same Envoy
-            await second.write(message([ok], node="gw/worker-2", token=tokens.envoy))
+            # Another worker thread of the same Envoy.
+            second = await open_as_envoy(live, tokens, [ok], node="gw/worker-2")
             for call in (first, second):
-                await call.done_writing()
-                await call
+                await closed(call)
             assert await live.collector.flush()
             assert sample(live, "tollgate_accesslog_entries_total", outcome="attributed") == 5
 
@@ -106,7 +127,6 @@ def test_unattributed_entries_are_counted_under_zero_ids_and_never_guessed(
 ) -> None:
     async def scenario() -> None:
         async with live_collector(usage_redis_url, tokens.path) as live:
-            call = live.stream()
             entries = [
                 entry(api=None, version=None, route=None, status=404),
                 entry(api="1; DROP", application="abc", status=200),
@@ -114,9 +134,7 @@ def test_unattributed_entries_are_counted_under_zero_ids_and_never_guessed(
                 entry(api="9" * 25, status=999),
                 entry(api=7, version="07", route=9, status=200),
             ]
-            await call.write(message(entries, node="gw", token=tokens.envoy))
-            await call.done_writing()
-            await call
+            await closed(await open_as_envoy(live, tokens, entries))
             assert await live.collector.flush()
             assert sample(live, "tollgate_accesslog_entries_total", outcome="unattributed") == 5
             assert sample(live, "tollgate_accesslog_entries_total", outcome="attributed") == 0
@@ -187,8 +205,7 @@ def test_a_stream_cannot_switch_node(
 ) -> None:
     async def scenario() -> None:
         async with live_collector(usage_redis_url, tokens.path) as live:
-            call = live.stream()
-            await call.write(message([entry()], node="gw", token=tokens.envoy))
+            call = await open_as_envoy(live, tokens, [entry()])
             await call.write(message([entry(), entry()], node="gw/other"))
             got, _ = await refused(call)
             assert got == grpc.StatusCode.PERMISSION_DENIED
@@ -203,17 +220,15 @@ def test_revoking_the_credential_ends_its_streams(
 ) -> None:
     async def scenario() -> None:
         async with live_collector(usage_redis_url, tokens.path) as live:
-            call = live.stream()
-            await call.write(message([entry()], node="gw", token=tokens.envoy))
-            await until(lambda: sample(live, "tollgate_accesslog_streams_active") == 1)
+            call = await open_as_envoy(live, tokens, [entry()])
+            await streams_active(live, 1)
             credentials.save(tokens.path, credentials.revoked(credentials.load(tokens.path), "gw"))
             assert live.credentials.reload_if_changed()
             got, details = await refused(call)
             assert got == grpc.StatusCode.UNAUTHENTICATED
             assert "revoked" in details
             assert sample(live, "tollgate_accesslog_streams_active") == 0
-            again = live.stream()
-            await again.write(message([entry()], node="gw", token=tokens.envoy))
+            again = await open_as_envoy(live, tokens, [entry()])
             assert (await refused(again))[0] == grpc.StatusCode.UNAUTHENTICATED
             assert await live.collector.flush()
 
@@ -228,11 +243,9 @@ def test_streams_beyond_the_limit_of_a_credential_are_refused(
         limits = StreamLimits(max_streams_per_credential=2)
         async with live_collector(usage_redis_url, tokens.path, limits=limits) as live:
             for i in range(2):
-                call = live.stream()
-                await call.write(message([], node=f"gw/{i}", token=tokens.envoy))
-            await until(lambda: sample(live, "tollgate_accesslog_streams_active") == 2)
-            third = live.stream()
-            await third.write(message([entry()], node="gw/2", token=tokens.envoy))
+                await open_as_envoy(live, tokens, [], node=f"gw/{i}")
+            await streams_active(live, 2)
+            third = await open_as_envoy(live, tokens, [entry()], node="gw/2")
             assert (await refused(third))[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
 
     run(scenario)
@@ -243,27 +256,20 @@ def test_a_keys_last_use_is_written_at_most_once_a_minute(
 ) -> None:
     async def scenario() -> None:
         async with live_collector(usage_redis_url, tokens.path) as live:
-            call = live.stream()
-            await call.write(message([entry(key=15)], node="gw", token=tokens.envoy))
-            await until(lambda: sample(live, "tollgate_accesslog_streams_active") == 1)
-            await until(
-                lambda: sample(live, "tollgate_accesslog_entries_total", outcome="attributed") == 1
-            )
+            call = await open_as_envoy(live, tokens, [entry(key=15)])
+            await streams_active(live, 1)
+            await attributed(live, 1)
             assert await live.collector.flush()
             assert usage_redis.hget("tollgate:usage:keys", key_id(15)) == str(MINUTE0 * 60)
             # Had the collector written it again this minute, this 0 would be overwritten.
             usage_redis.hset("tollgate:usage:keys", key_id(15), "0")
             await call.write(message([entry(key=15), entry(key=15)]))
-            await until(
-                lambda: sample(live, "tollgate_accesslog_entries_total", outcome="attributed") == 3
-            )
+            await attributed(live, 3)
             assert await live.collector.flush()
             assert usage_redis.hget("tollgate:usage:keys", key_id(15)) == "0"
             live.clock.now += 60
             await call.write(message([entry(key=15)]))
-            await until(
-                lambda: sample(live, "tollgate_accesslog_entries_total", outcome="attributed") == 4
-            )
+            await attributed(live, 4)
             assert await live.collector.flush()
             assert usage_redis.hget("tollgate:usage:keys", key_id(15)) == str((MINUTE0 + 1) * 60)
 
@@ -275,13 +281,11 @@ def test_coverage_seconds_are_written_per_node_and_minute(
 ) -> None:
     async def scenario() -> None:
         async with live_collector(usage_redis_url, tokens.path, now=T0 + 30) as live:
-            call = live.stream()
-            await call.write(message([entry()], node="gw", token=tokens.envoy))
-            await until(lambda: sample(live, "tollgate_accesslog_streams_active") == 1)
+            call = await open_as_envoy(live, tokens, [entry()])
+            await streams_active(live, 1)
             live.clock.now = T0 + 75
             assert await live.collector.flush()
-            await call.done_writing()
-            await call
+            await closed(call)
             live.clock.now = T0 + 130
             assert await live.collector.flush()
 
@@ -302,26 +306,21 @@ def test_a_node_whose_streams_resume_after_a_gap_is_reported_once(
 
     async def scenario() -> None:
         async with live_collector(usage_redis_url, tokens.path, now=T0 + 30) as live:
-            call = live.stream()
-            await call.write(message([entry()], node="gw", token=tokens.envoy))
-            await until(lambda: sample(live, "tollgate_accesslog_streams_active") == 1)
-            await call.done_writing()
-            await call
+            call = await open_as_envoy(live, tokens, [entry()])
+            await streams_active(live, 1)
+            await closed(call)
             live.clock.now = T0 + 42.5
-            again = live.stream()
-            await again.write(message([entry()], node="gw", token=tokens.envoy))
-            await until(lambda: sample(live, "tollgate_accesslog_streams_active") == 1)
+            again = await open_as_envoy(live, tokens, [entry()])
+            await streams_active(live, 1)
             assert sample(live, "tollgate_accesslog_stream_gap_seconds_count") == 1
             assert sample(live, "tollgate_accesslog_stream_gap_seconds_sum") == 12.5
-            await again.done_writing()
-            await again
+            await closed(again)
             live.clock.now = T0 + 50
             assert await live.collector.flush()
         # A new run of the collector learns from Redis when the node was last seen.
         async with live_collector(usage_redis_url, tokens.path, now=T0 + 100) as live:
-            call = live.stream()
-            await call.write(message([entry()], node="gw", token=tokens.envoy))
-            await until(lambda: sample(live, "tollgate_accesslog_streams_active") == 1)
+            await open_as_envoy(live, tokens, [entry()])
+            await streams_active(live, 1)
             # Last seen when its stream closed (T0 + 42.5, kept in whole seconds).
             assert sample(live, "tollgate_accesslog_stream_gap_seconds_sum") == 58
 

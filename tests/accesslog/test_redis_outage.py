@@ -11,7 +11,8 @@ import pytest
 import redis
 
 from tests.accesslog.builders import MINUTE0, T0, entry, message
-from tests.accesslog.conftest import Live, OwnRedis, Tokens, live_collector, text_hash
+from tests.accesslog.conftest import Live, Tokens, live_collector, text_hash
+from tests.redis_server import OwnRedis
 
 pytestmark = pytest.mark.redis
 

@@ -1,6 +1,7 @@
 """The SVG charts: well-formed, accessible, and a gap in the data is a gap, never zero."""
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,17 +33,28 @@ def path_points(path: ET.Element) -> list[tuple[float, float]]:
     return [tuple(float(c) for c in point.split(",")) for point in coordinates]  # type: ignore[misc]
 
 
-def test_a_gap_splits_the_line_into_separate_paths() -> None:
+def requests_per_minute(
+    values: list[float | None], coverage: Sequence[str] = (), *, area: bool = False
+) -> ET.Element:
+    """The line chart "traffic" of one series, a value a minute from START, parsed."""
     svg = charts.line_chart(
         chart_id="traffic",
         title="Requests",
         desc="Requests per minute",
-        buckets=minutes(8),
+        buckets=minutes(len(values)),
         step=timedelta(minutes=1),
-        series=[Series("requests", [5, 6, 7, None, None, 4, 3, 2])],
-        coverage=[FULL, FULL, FULL, GAP, GAP, FULL, FULL, FULL],
+        series=[Series("requests", values)],
+        coverage=coverage,
+        area=area,
     )
-    paths = series_paths(parse(svg))
+    return parse(svg)
+
+
+def test_a_gap_splits_the_line_into_separate_paths() -> None:
+    root = requests_per_minute(
+        [5, 6, 7, None, None, 4, 3, 2], [FULL, FULL, FULL, GAP, GAP, FULL, FULL, FULL]
+    )
+    paths = series_paths(root)
     assert [len(path_points(p)) for p in paths] == [3, 3]
     # The line stops at bucket 2 and starts again at bucket 5: nothing is drawn between.
     slot = (720 - 56 - 12) / 8
@@ -52,16 +64,10 @@ def test_a_gap_splits_the_line_into_separate_paths() -> None:
 
 
 def test_a_gap_band_is_hatched_and_labelled_over_exactly_its_buckets() -> None:
-    svg = charts.line_chart(
-        chart_id="traffic",
-        title="Requests",
-        desc="d",
-        buckets=minutes(10),
-        step=timedelta(minutes=1),
-        series=[Series("requests", [1, 1, None, None, None, 1, 1, 1, 1, 1])],
-        coverage=[FULL, FULL, GAP, GAP, GAP, FULL, PARTIAL, FULL, FULL, FULL],
+    root = requests_per_minute(
+        [1, 1, None, None, None, 1, 1, 1, 1, 1],
+        [FULL, FULL, GAP, GAP, GAP, FULL, PARTIAL, FULL, FULL, FULL],
     )
-    root = parse(svg)
     bands = [r for r in root.iter(f"{SVG}rect") if r.get("data-coverage")]
     assert [b.get("data-coverage") for b in bands] == [GAP, PARTIAL]
     gap = bands[0]
@@ -92,16 +98,7 @@ def test_a_chart_has_a_title_and_description_it_is_labelled_by() -> None:
 
 
 def test_an_empty_series_draws_no_line_and_says_so() -> None:
-    root = parse(
-        charts.line_chart(
-            chart_id="empty",
-            title="Requests",
-            desc="d",
-            buckets=minutes(5),
-            step=timedelta(minutes=1),
-            series=[Series("requests", [None] * 5)],
-        )
-    )
+    root = requests_per_minute([None] * 5)
     assert series_paths(root) == []
     assert "no data in this range" in [t.text for t in root.iter(f"{SVG}text")]
 
@@ -116,48 +113,19 @@ def test_no_buckets_at_all_is_still_a_well_formed_chart() -> None:
 
 
 def test_zero_traffic_is_drawn_at_the_baseline_unlike_a_gap() -> None:
-    root = parse(
-        charts.line_chart(
-            chart_id="zero",
-            title="t",
-            desc="d",
-            buckets=minutes(3),
-            step=timedelta(minutes=1),
-            series=[Series("requests", [0, 0, 0])],
-        )
-    )
-    (path,) = series_paths(root)
+    (path,) = series_paths(requests_per_minute([0, 0, 0]))
     baseline = 220 - 28
     assert [y for _, y in path_points(path)] == pytest.approx([baseline] * 3)
 
 
 def test_a_lone_value_between_gaps_is_a_dot() -> None:
-    root = parse(
-        charts.line_chart(
-            chart_id="dot",
-            title="t",
-            desc="d",
-            buckets=minutes(3),
-            step=timedelta(minutes=1),
-            series=[Series("requests", [None, 4, None])],
-        )
-    )
+    root = requests_per_minute([None, 4, None])
     assert series_paths(root) == []
     assert len([c for c in root.iter(f"{SVG}circle") if "tg-series" in c.get("class", "")]) == 1
 
 
 def test_the_area_follows_each_segment_down_to_zero() -> None:
-    root = parse(
-        charts.line_chart(
-            chart_id="area",
-            title="t",
-            desc="d",
-            buckets=minutes(5),
-            step=timedelta(minutes=1),
-            series=[Series("requests", [1, 2, None, 3, 4])],
-            area=True,
-        )
-    )
+    root = requests_per_minute([1, 2, None, 3, 4], area=True)
     areas = [p for p in root.iter(f"{SVG}path") if p.get("class") == "tg-area"]
     assert len(areas) == 2
     assert all(p.get("d", "").endswith("Z") for p in areas)

@@ -3,36 +3,32 @@ generated rollups and throttle events, the throttled-now list follows the stream
 reload, and the lists lead to one application's page. Screenshots are kept as artifacts."""
 
 import math
-import os
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from django.contrib.auth.models import User
 from django.utils import timezone
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from accesslog import histogram
 from mgmt.analytics.models import Coverage, UsageDay, UsageHour, UsageMinute, UsageRow
 from mgmt.analytics.timeline import DAY, HOUR, MINUTE, floor
-from ratelimit_svc.throttle_events import STREAM
-from tests.analytics.test_dashboard_views import (
+from tests.analytics.dashboard_world import (
     GAP_MINUTES_AGO,
     NODE,
-    THROTTLE_DB,
+    PASSWORD,
     World,
     build_world,
     caller,
     throttle,
+    throttle_stream_of,
 )
+from tests.browser import DASHBOARD_VIEWPORT, admin_log_in, browser_context, screenshot
 from tests.mgmt import factories
-
-# Playwright's sync API keeps an event loop running in this thread (see the portal's test).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [
     pytest.mark.browser,
@@ -41,27 +37,11 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "analytics"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "a long staff passphrase"
-
 
 @pytest.fixture
 def stream(machine_redis: str, settings: Any) -> Iterator["redis.Redis"]:
-    url = machine_redis.rsplit("/", 1)[0] + f"/{THROTTLE_DB}"
-    settings.TOLLGATE_ANALYTICS_REDIS_URL = url
-    client: redis.Redis = redis.Redis.from_url(url)
-    client.delete(STREAM)
-    yield client
-    client.delete(STREAM)
+    with throttle_stream_of(machine_redis, settings) as client:
+        yield client
 
 
 COUNTERS = ("requests", "errors", "throttled", "bytes_in", "bytes_out", "duration_us_sum")
@@ -149,34 +129,12 @@ def world(settings: Any) -> World:
 
 @pytest.fixture
 def page(live_server: Any, world: World) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(
-                base_url=live_server.url, viewport={"width": 1400, "height": 900}
-            )
-            context.set_default_timeout(10_000)
-            yield context.new_page()
-        finally:
-            browser.close()
-
-
-def screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    path.unlink(missing_ok=True)
-    page.screenshot(path=str(path), full_page=True)
-    assert path.exists() and path.stat().st_size > 0, path
-    return path
+    with browser_context(live_server.url, viewport=DASHBOARD_VIEWPORT) as context:
+        yield context.new_page()
 
 
 def log_in(page: Page) -> None:
-    page.goto("/admin/login/?next=/admin/")
-    page.get_by_label("Username").fill("owner")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    admin_log_in(page, "owner", PASSWORD)
 
 
 def test_the_landing_page_shows_the_dashboard_and_follows_the_throttle_stream(
@@ -197,20 +155,20 @@ def test_the_landing_page_shows_the_dashboard_and_follows_the_throttle_stream(
     expect(page.locator("#tg-consumers-table")).to_contain_text("Calm Corp")
     # The app list stays on the landing page, below the dashboard.
     expect(page.locator("#app-list").get_by_role("link", name="Applications")).to_be_visible()
-    screenshot(page, "landing")
+    screenshot(page, "analytics/landing")
 
     page.evaluate("window.__sameDocument = true")
     throttle(stream, world.polite, 3, limit="plan:bronze")
     expect(throttled.locator("tr", has_text="Polite")).to_be_visible(timeout=6_000)
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
     expect(page.locator("[data-throttled-status]")).to_contain_text("Updated")
-    screenshot(page, "throttled-updated")
+    screenshot(page, "analytics/throttled-updated")
 
     flooder_row.get_by_role("link", name="Flooder").click()
     expect(page.get_by_role("heading", name="Throttled right now")).to_be_visible()
     expect(page.locator("#tg-throttled-table")).to_contain_text("Flooder")
     expect(page.locator("#tg-throttled-table")).not_to_contain_text("Polite")
-    screenshot(page, "application")
+    screenshot(page, "analytics/application")
 
 
 def test_a_collector_gap_is_drawn_as_a_labelled_gap_on_the_one_hour_range(
@@ -223,4 +181,4 @@ def test_a_collector_gap_is_drawn_as_a_labelled_gap_on_the_one_hour_range(
     expect(chart.locator("path[data-series='requests']")).to_have_count(2)
     expect(page.locator("[data-coverage-note]")).to_contain_text("no collector reporting")
     expect(page.locator("[data-throttled-empty]")).to_be_visible()
-    screenshot(page, "one-hour-with-gap")
+    screenshot(page, "analytics/one-hour-with-gap")

@@ -112,3 +112,11 @@ def test_the_minutes_the_fold_has_not_reached_yet_are_none() -> None:
 
     # Settle delay 90 s plus a fold period: minutes from 7 on may not be folded yet.
     assert marks == ["full"] * 7 + ["none"] * 3
+
+
+def test_a_series_without_quantiles_keeps_its_counts_and_reads_no_histogram() -> None:
+    _minute(T0, requests=3, histogram=histogram.encode({histogram.bucket_of(500): 3}))
+
+    (point,) = selectors.series({}, T0, T0 + timedelta(minutes=1), now=NOW, quantiles=False)
+
+    assert (point.requests, point.p50_us, point.p99_us) == (3, None, None)

@@ -12,11 +12,14 @@ from mgmt.analytics.timeline import DAY, FULL, GAP, HOUR, MINUTE, NONE, PARTIAL
 pytestmark = pytest.mark.pure
 
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
-LATER = T0 + timedelta(days=10)
 
 
-def _minutes(count: int, start: datetime = T0) -> list[datetime]:
-    return [start + i * MINUTE for i in range(count)]
+M0 = timeline.unix_minute(T0)
+LATER = M0 + 10 * 1440
+
+
+def _minutes(count: int, start: int = M0) -> range:
+    return range(start, start + count)
 
 
 @pytest.mark.parametrize(
@@ -75,8 +78,8 @@ def test_before_any_node_was_seen_nothing_is_known() -> None:
 
 
 def test_a_node_is_known_for_24_hours_after_it_was_last_seen() -> None:
-    seen = T0 - timedelta(hours=23, minutes=59)
-    minutes = [T0, T0 + MINUTE, T0 + 2 * MINUTE]
+    seen = M0 - 23 * 60 - 59
+    minutes = _minutes(3)
 
     marks = timeline.minute_marks({seen: {"a": 60}}, minutes, folded_before=LATER)
 

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-import redis
 from django.utils import timezone
 
 from mgmt.analytics.models import UsageDay
@@ -21,6 +20,7 @@ from ratelimit_svc.redis_store import RedisCounterStore
 from ratelimit_svc.subscription_rules import SubscriptionRules
 from tests.devapi.world import Tenant, World, member, problem, token_client
 from tests.mgmt import factories
+from tests.redis_server import database_url, flushed
 
 pytestmark = [pytest.mark.db]
 
@@ -212,15 +212,10 @@ def test_every_role_reads_usage(world: World, role: str):
 @pytest.fixture
 def counters(machine_redis: str, settings: Any) -> Iterator[str]:
     """This suite's Redis database as the counters' Redis, empty before and after."""
-    url = machine_redis.rsplit("/", 1)[0] + f"/{COUNTERS_DB}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
+    url = database_url(machine_redis, COUNTERS_DB)
     settings.TOLLGATE_COUNTERS_REDIS_URL = url
-    try:
+    with flushed(url):
         yield url
-    finally:
-        client.flushdb()
-        client.close()
 
 
 def _with_quota(subscription: Subscription, requests: int, started: datetime) -> Subscription:

@@ -48,6 +48,10 @@ def test_calls_of_two_applications_across_two_apis_are_counted_exactly(gateway: 
         timeout=10,
         what="the test's APIs serve",
     )
+    # Nor in what the upstream receives: it gets the identity headers, not the metadata.
+    echoed = request(port, y_path, {"x-api-key": world.a_key}).json()["headers"]
+    assert "x-application-id" in echoed
+    assert not [name for name in echoed if name.startswith("x-tollgate-")]
     client = redis.Redis.from_url(gateway.redis_url)
     # The wait above made calls of its own: count from what is there now.
     before = settled_usage(client)
@@ -61,6 +65,8 @@ def test_calls_of_two_applications_across_two_apis_are_counted_exactly(gateway: 
         reply = request(port, path, headers)
         elapsed = (time.perf_counter() - start) * 1000
         assert reply.status == expected, (path, reply.status, reply.body[:200])
+        # Who called is for the log only: never in the client's reply.
+        assert not [name for name in reply.headers if name.startswith("x-tollgate-")]
         sent[dims] += 1
         if "delay_ms" in path:
             client_ms.append(elapsed)

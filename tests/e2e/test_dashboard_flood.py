@@ -6,17 +6,15 @@ page, open in a headless Chromium, names the flooder (organization, plan, key pr
 within 10 s of the flood starting, without a reload, and never lists the polite caller.
 """
 
-import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from mgmt.gateway import services
 from mgmt.gateway.models import (
@@ -27,26 +25,13 @@ from mgmt.gateway.models import (
     Product,
     Subscription,
 )
+from tests.browser import ARTIFACTS, DASHBOARD_VIEWPORT, admin_log_in, browser_context, screenshot
 from tests.e2e.conftest import Gateway, wait_until
 from tests.e2e.http import request
 from tests.e2e.scenario import Scenario
 
-# Playwright's sync API keeps an event loop running in this thread (see the portal's test).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "analytics"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LIMIT_PER_SECOND = 5
 FLOOD_THREADS = 2
 SHOWN_WITHIN_SECONDS = 10.0
@@ -101,18 +86,8 @@ def callers(gateway: Gateway, scenario: Scenario, settings: Any) -> tuple[Caller
 
 @pytest.fixture
 def page(gateway: Gateway, callers: Any) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(
-                base_url=gateway.mgmt_url, viewport={"width": 1400, "height": 900}
-            )
-            context.set_default_timeout(10_000)
-            yield context.new_page()
-        finally:
-            browser.close()
+    with browser_context(gateway.mgmt_url, viewport=DASHBOARD_VIEWPORT) as context:
+        yield context.new_page()
 
 
 class Traffic:
@@ -149,24 +124,12 @@ class Traffic:
             thread.join(10)
 
 
-def _screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    path.unlink(missing_ok=True)
-    page.screenshot(path=str(path), full_page=True)
-    assert path.exists() and path.stat().st_size > 0, path
-    return path
-
-
 @pytest.mark.parametrize("gateway", ["http"], indirect=True)
 def test_the_dashboard_names_a_flooder_within_seconds_and_not_its_polite_neighbour(
     gateway: Gateway, callers: tuple[Caller, Caller], page: Page
 ) -> None:
     flooder, polite = callers
-    page.goto("/admin/login/?next=/admin/")
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password").fill("pw-e2e")
-    page.get_by_role("button", name="Log in").click()
+    admin_log_in(page, "admin", "pw-e2e")
     expect(page.get_by_role("heading", name="Applications throttled right now")).to_be_visible()
     page.evaluate("window.__sameDocument = true")
     table = page.locator("[data-throttled-body]")
@@ -185,8 +148,10 @@ def test_the_dashboard_names_a_flooder_within_seconds_and_not_its_polite_neighbo
             expect(row).to_contain_text(f"{LIMIT_PER_SECOND} per 1 second")
             expect(row.get_by_role("link", name="Suspend Demo (Burst Guard)")).to_be_visible()
             expect(table).not_to_contain_text(polite.name)
-            _screenshot(page, "flood-landing")
-    (ARTIFACTS / "flood-latency.txt").write_text(f"flooder listed {shown_after:.2f} s after\n")
+            screenshot(page, "analytics/flood-landing")
+    (ARTIFACTS / "analytics" / "flood-latency.txt").write_text(
+        f"flooder listed {shown_after:.2f} s after\n"
+    )
     assert shown_after < SHOWN_WITHIN_SECONDS, shown_after
     assert page.evaluate("window.__sameDocument") is True, "the dashboard was reloaded"
     # The flood was refused and the polite caller never was: the list is about the right one.

@@ -4,68 +4,35 @@ it to the free plan in the catalog, call the demo API through Envoy (200), read 
 reference, revoke the key (401 through Envoy within two seconds). And the mailed links:
 their codes ride in the fragment, reach the server in POST bodies only, and work once."""
 
-import os
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
-from playwright.sync_api import BrowserContext, Page, Request, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Request, expect
 
 from mgmt.developers import accounts
 from mgmt.embedded.demo_data import DEMO_PARTNER_EMAIL
 from mgmt.gateway.models import ApiVersion, Organization, Role
+from tests.browser import browser_context, screenshot
 from tests.e2e.conftest import Gateway, wait_until
 from tests.e2e.http import request
 from tests.e2e.scenario import Scenario
 
-# Playwright's sync API keeps an event loop running in this thread, and Django refuses
-# database work (the fixtures' flush) in a thread with a running loop unless told to.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EMAIL = "browser@example.com"
 PASSWORD = "a long partner passphrase"
 
 
 @pytest.fixture
 def page(gateway: Gateway) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(base_url=gateway.mgmt_url)
-            context.set_default_timeout(10_000)
-            yield context.new_page()
-        finally:
-            browser.close()
-
-
-def _screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    path.unlink(missing_ok=True)
-    page.screenshot(path=str(path), full_page=True)
-    assert path.exists() and path.stat().st_size > 0, path
-    return path
+    with browser_context(gateway.mgmt_url) as context:
+        yield context.new_page()
 
 
 def _status(port: int, key: str) -> int:
@@ -108,7 +75,7 @@ def test_a_partner_goes_from_sign_up_to_a_call_through_envoy_in_the_browser(
     expect(page.get_by_text("it is shown this once")).to_be_visible()
     secret = page.get_by_label(re.compile("^API key")).input_value()
     assert re.fullmatch(r"tg_[a-z2-7]{12}_[A-Za-z0-9_-]{20,}", secret), secret
-    _screenshot(page, "key-reveal")
+    screenshot(page, "portal/key-reveal")
 
     page.get_by_role("link", name="Catalog").click()
     page.get_by_role("link", name="Demo", exact=True).click()
@@ -120,7 +87,7 @@ def test_a_partner_goes_from_sign_up_to_a_call_through_envoy_in_the_browser(
     # The application page lists the key by its id only: the secret is gone for good.
     assert secret not in page.content()
     expect(page.get_by_role("cell", name="Active")).to_be_visible()
-    _screenshot(page, "application")
+    screenshot(page, "portal/application")
 
     port = gateway.ports.gateway
     wait_until(lambda: _status(port, secret) == 200, timeout=5, what="the subscribed key admits")
@@ -135,7 +102,7 @@ def test_a_partner_goes_from_sign_up_to_a_call_through_envoy_in_the_browser(
     reference = page.locator("redoc")
     expect(reference.get_by_text("Say hello").first).to_be_visible()
     expect(reference.get_by_text("Echoes the request it receives").first).to_be_visible()
-    _screenshot(page, "docs")
+    screenshot(page, "portal/docs")
 
     page.goto(app_url)
     page.get_by_role("button", name=re.compile("^Revoke tg_")).click()
@@ -143,7 +110,7 @@ def test_a_partner_goes_from_sign_up_to_a_call_through_envoy_in_the_browser(
     revoked_at = time.monotonic()
     wait_until(lambda: _status(port, secret) == 401, timeout=2.0, what="the revoked key refused")
     assert time.monotonic() - revoked_at < 2.0
-    _screenshot(page, "revoked")
+    screenshot(page, "portal/revoked")
 
 
 HOSTILE_DOCUMENT = """openapi: 3.0.3
@@ -209,17 +176,9 @@ class SentRequests:
 def portal(live_server: Any) -> Iterator[tuple[BrowserContext, SentRequests]]:
     """A browser on the portal alone (no gateway needed), recording what it sends."""
     sent = SentRequests()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(base_url=live_server.url)
-            context.set_default_timeout(10_000)
-            context.on("request", sent.record)
-            yield context, sent
-        finally:
-            browser.close()
+    with browser_context(live_server.url) as context:
+        context.on("request", sent.record)
+        yield context, sent
 
 
 @pytest.fixture
@@ -262,7 +221,7 @@ def test_a_reset_link_works_once_and_its_code_is_in_no_url_the_browser_sends(
     # Out of the address bar and of this history entry.
     assert page.evaluate("location.hash") == "" and "#" not in page.url
     assert page.url.endswith("/portal/password-reset/confirm")
-    _screenshot(page, "reset-from-link")
+    screenshot(page, "portal/reset-from-link")
     page.get_by_label(re.compile("^New password")).fill("a brand new passphrase")
     page.get_by_role("button", name="Set the password").click()
     expect(page.get_by_text("Your password is set")).to_be_visible()
@@ -304,30 +263,22 @@ def test_an_invitee_logs_in_from_the_invitation_and_accepts_it(
 
 @pytest.mark.usefixtures("accounts_to_mail")
 def test_without_javascript_the_code_from_the_mail_is_pasted(live_server: Any) -> None:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
-            context.set_default_timeout(10_000)
-            page = context.new_page()
-            page.goto("/portal/signup")
-            page.get_by_label(re.compile("^Email address")).fill("nojs@example.com")
-            page.get_by_label(re.compile("^Password")).fill(PASSWORD)
-            page.get_by_label(re.compile("^Organization")).fill("No Script Ltd")
-            page.get_by_role("button", name="Sign up").click()
-            link, code = _mailed_link("nojs@example.com", "/portal/verify")
-            page.goto(link)
-            page.get_by_label("Confirmation code").fill(code)
-            page.get_by_role("button", name="Confirm my address").click()
-            expect(page.get_by_text("Your email address is confirmed")).to_be_visible()
-            _screenshot(page, "verified-without-script")
+    with browser_context(live_server.url, java_script_enabled=False) as context:
+        page = context.new_page()
+        page.goto("/portal/signup")
+        page.get_by_label(re.compile("^Email address")).fill("nojs@example.com")
+        page.get_by_label(re.compile("^Password")).fill(PASSWORD)
+        page.get_by_label(re.compile("^Organization")).fill("No Script Ltd")
+        page.get_by_role("button", name="Sign up").click()
+        link, code = _mailed_link("nojs@example.com", "/portal/verify")
+        page.goto(link)
+        page.get_by_label("Confirmation code").fill(code)
+        page.get_by_role("button", name="Confirm my address").click()
+        expect(page.get_by_text("Your email address is confirmed")).to_be_visible()
+        screenshot(page, "portal/verified-without-script")
 
-            page.goto("/portal/verify/an-old-style-token")
-            expect(page.get_by_text("This link is no longer valid")).to_be_visible()
-        finally:
-            browser.close()
+        page.goto("/portal/verify/an-old-style-token")
+        expect(page.get_by_text("This link is no longer valid")).to_be_visible()
 
 
 def test_an_old_link_leaves_the_address_bar(portal: tuple[BrowserContext, SentRequests]) -> None:

@@ -21,6 +21,7 @@ from mgmt.developers import access
 from mgmt.gateway.models import ApiKey, Application, Subscription
 from ratelimit_svc.quota_periods import period_at
 from tests.portal.conftest import Catalog, Tenant, signed_in
+from tests.redis_server import database_url, flushed
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 
@@ -156,15 +157,11 @@ def test_the_quota_is_estimated_from_the_days_when_the_counters_are_not_configur
 
 @pytest.fixture
 def counters(machine_redis: str, settings: Any) -> Iterator[redis.Redis]:
-    url = machine_redis.rsplit("/", 1)[0] + f"/{COUNTERS_DB}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
+    """This suite's Redis database as the counters' Redis, empty before and after."""
+    url = database_url(machine_redis, COUNTERS_DB)
     settings.TOLLGATE_COUNTERS_REDIS_URL = url
-    try:
+    with flushed(url) as client:
         yield client
-    finally:
-        client.flushdb()
-        client.close()
 
 
 @pytest.mark.redis

@@ -2,7 +2,6 @@
 application's page, whose totals, table and chart show the rollups' numbers, and whose
 date inputs change the range."""
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -10,19 +9,14 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from mgmt.analytics.models import UsageDay
 from mgmt.gateway.models import Application, Subscription
+from tests.browser import browser_context
 from tests.portal.conftest import Catalog, Tenant
 
-# Playwright's sync API keeps an event loop running in this thread, and Django refuses
-# database work (the fixtures' flush) in a thread with a running loop unless told to.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
 def _row(app: Application, api_id: int, day: date, requests: int, **more: Any) -> None:
@@ -44,18 +38,10 @@ def page(live_server: Any, alice: Tenant, settings: Any) -> Iterator[Page]:
     settings.TOLLGATE_COUNTERS_REDIS_URL = ""
     client = Client()
     client.force_login(alice.owner)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(base_url=live_server.url)
-            context.set_default_timeout(10_000)
-            cookie = client.cookies["sessionid"].value
-            context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_server.url}])
-            yield context.new_page()
-        finally:
-            browser.close()
+    cookie = client.cookies["sessionid"].value
+    with browser_context(live_server.url) as context:
+        context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_server.url}])
+        yield context.new_page()
 
 
 def test_a_partner_reads_an_applications_usage_from_the_dashboard(

@@ -26,8 +26,8 @@ from ratelimit_svc.local_limits import LocalLimits
 from ratelimit_svc.redis_store import RELEASE_SCRIPT, RedisCounterStore, ScriptResult
 from ratelimit_svc.subscription_rules import SubscriptionRules
 from ratelimit_svc.verdicts import Reading, policy_header, refusal, state_header
-from tests.ratelimit_svc.conftest import OwnRedis
 from tests.ratelimit_svc.helpers import limits, shards, window
+from tests.redis_server import OwnRedis
 
 pytestmark = pytest.mark.redis
 

@@ -11,7 +11,6 @@ import pytest
 from ratelimit_svc.metrics import RateLimitMetrics
 from ratelimit_svc.redis_store import RedisCounterStore
 from ratelimit_svc.service import RuleResolver, ShouldRateLimitHandler
-from tests.ratelimit_svc.conftest import OwnRedis
 from tests.ratelimit_svc.helpers import (
     OK,
     OVER_LIMIT,
@@ -23,6 +22,7 @@ from tests.ratelimit_svc.helpers import (
     request,
     window,
 )
+from tests.redis_server import OwnRedis
 
 pytestmark = pytest.mark.redis
 

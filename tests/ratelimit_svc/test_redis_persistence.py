@@ -12,7 +12,6 @@ from protos.tollgate.v1 import resources_pb2
 from ratelimit_svc.metrics import RateLimitMetrics
 from ratelimit_svc.redis_store import RedisCounterStore
 from ratelimit_svc.service import RuleResolver, ShouldRateLimitHandler
-from tests.ratelimit_svc.conftest import OwnRedis
 from tests.ratelimit_svc.helpers import (
     OK,
     OVER_LIMIT,
@@ -24,6 +23,7 @@ from tests.ratelimit_svc.helpers import (
     remaining,
     request,
 )
+from tests.redis_server import OwnRedis
 
 pytestmark = pytest.mark.redis
 
