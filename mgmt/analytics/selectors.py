@@ -13,6 +13,11 @@
         Merging histograms is the costly part: about 1 s per million rows read on
         PostgreSQL (tests/bench/analytics_queries.py); quantiles=False skips it.
 
+    merged_histograms(rows, by="bucket") -> dict[value, dict[int, int]]
+        The latency histograms of a usage queryset merged per bucket or per dimension
+        (e.g. by="version_id"), summed by the database on PostgreSQL; read quantiles with
+        accesslog.histogram.quantile.
+
     coverage(start, end, *, now=None) -> list[tuple[datetime, str]]
         Only the coverage marks of those buckets (coverage is per collector node, not per
         API: one mark applies to every series of the same range).
@@ -37,11 +42,19 @@ from django.utils import timezone
 
 from accesslog import histogram
 from mgmt.analytics import timeline
-from mgmt.analytics.models import Coverage, UsageDay, UsageHour, UsageMinute, UsageRow
+from mgmt.analytics.models import (
+    DIMENSIONS,
+    Coverage,
+    UsageDay,
+    UsageHour,
+    UsageMinute,
+    UsageRow,
+)
 
 if TYPE_CHECKING:
     from django.db.models.sql.compiler import _AsSqlType
 
+_GROUPABLE = frozenset({"bucket", *DIMENSIONS})
 _MODELS: dict[timedelta, type[UsageRow]] = {
     timeline.MINUTE: UsageMinute,
     timeline.HOUR: UsageHour,
@@ -82,7 +95,7 @@ def series(
         .annotate(r=Sum("requests"), e=Sum("errors"), t=Sum("throttled"))
         .values_list("bucket", "r", "e", "t")
     }
-    latencies = _histograms(rows) if quantiles else {}
+    latencies = merged_histograms(rows) if quantiles else {}
     marks = _marks(starts, end, step, now=now)
     points = []
     for bucket, mark in zip(starts, marks, strict=True):
@@ -110,29 +123,34 @@ def coverage(
     return list(zip(starts, _marks(starts, end, step, now=now), strict=True))
 
 
-def _histograms(rows: QuerySet[UsageRow]) -> dict[datetime, dict[int, int]]:
-    """The latency histograms of `rows` merged per bucket.
+def merged_histograms(rows: QuerySet[UsageRow], by: str = "bucket") -> dict[Any, dict[int, int]]:
+    """The latency histograms of `rows` merged per value of `by` (a usage row field).
 
-    On PostgreSQL the database splits and sums them (a month of a busy gateway is millions
-    of rows: too many to decode in Python); elsewhere (SQLite, `make run`) Python does.
+    On PostgreSQL the database splits and sums them (a week of a busy gateway is a million
+    rows: far too many to decode in Python); elsewhere (SQLite, `make run`) Python does.
     """
-    with_histogram = rows.exclude(histogram="").values("bucket", "histogram")
-    merged: dict[datetime, dict[int, int]] = defaultdict(dict)
+    if by not in _GROUPABLE:
+        raise ValueError(f"histograms are merged per bucket or per dimension, not {by!r}")
+    with_histogram = rows.exclude(histogram="").values(by, "histogram")
+    merged: dict[Any, dict[int, int]] = defaultdict(dict)
     if connection.vendor != "postgresql":
-        for bucket, text in with_histogram.values_list("bucket", "histogram").iterator(5000):
-            histogram.merge(merged[bucket], histogram.decode(text))
+        for key, text in with_histogram.values_list(by, "histogram").iterator(5000):
+            histogram.merge(merged[key], histogram.decode(text))
         return merged
-    # Django's own compiled SQL for the queryset; its values stay parameters.
+    # Django's own compiled SQL for the queryset (its values stay parameters), and a field
+    # name checked above (the usage fields' columns are named as the fields).
     inner, params = with_histogram.query.sql_with_params()
+    column = connection.ops.quote_name(by)
     sql = (
-        "SELECT r.bucket, split_part(part, ':', 1)::int, sum(split_part(part, ':', 2)::bigint) "  # noqa: S608
+        f"SELECT r.{column}, split_part(part, ':', 1)::int, "  # noqa: S608
+        "sum(split_part(part, ':', 2)::bigint) "
         f"FROM ({inner}) r CROSS JOIN LATERAL unnest(string_to_array(r.histogram, ',')) part "
         "GROUP BY 1, 2"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for bucket, index, count in cursor.fetchall():
-            merged[bucket][index] = int(count)
+        for key, index, count in cursor.fetchall():
+            merged[key][index] = int(count)
     return merged
 
 

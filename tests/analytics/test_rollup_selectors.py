@@ -120,3 +120,15 @@ def test_a_series_without_quantiles_keeps_its_counts_and_reads_no_histogram() ->
     (point,) = selectors.series({}, T0, T0 + timedelta(minutes=1), now=NOW, quantiles=False)
 
     assert (point.requests, point.p50_us, point.p99_us) == (3, None, None)
+
+
+def test_histograms_merge_per_dimension_and_only_per_usage_fields() -> None:
+    _minute(T0, histogram="40:2,41:1")
+    _minute(T0, app=6, histogram="40:1")
+    _minute(T0, api=2, histogram="50:7")
+
+    merged = selectors.merged_histograms(UsageMinute.objects.all(), "api_id")
+
+    assert merged == {1: {40: 3, 41: 1}, 2: {50: 7}}
+    with pytest.raises(ValueError, match="per bucket or per dimension"):
+        selectors.merged_histograms(UsageMinute.objects.all(), "requests")

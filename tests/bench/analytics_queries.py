@@ -17,7 +17,8 @@ The traffic (realistic for a busy single-database install; printed with the tabl
   rows, 10 to 20 on day rows; coverage: 3 Envoy nodes, full.
 - the rows are CLUSTERed in time order, as the fold writes them, and the bench database has
   random_page_cost = 1.1 (SSD storage; PostgreSQL's default of 4 assumes spinning disks).
-Targets are printed, never asserted: each query under 1 s.
+Targets are printed, never asserted: each query under 1 s; the fold's work for one minute
+well within its minute (10 s).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 TARGET_SECONDS: Final = 1.0
+FOLD_TARGET_SECONDS: Final = 10.0
 RUNS: Final = 3
 DEFAULT_URL: Final = "postgresql://postgres@127.0.0.1:5432/tollgate"
 
@@ -262,6 +264,13 @@ def _queries(now: datetime) -> list[tuple[str, Callable[[], object]]]:
             lambda: selectors.series({}, week, now, quantiles=False),
         ),
         ("busiest versions, 7 d (dashboard)", lambda: dashboard_queries.per_version(d7)),
+        (
+            "latency of 12 versions, 7 d (merged_histograms)",
+            lambda: selectors.merged_histograms(
+                UsageHour.objects.filter(bucket__gte=week, version_id__in=range(1, 13)),
+                "version_id",
+            ),
+        ),
         ("week over week (dashboard)", lambda: dashboard_queries.week_over_week(now)),
     ]
 
@@ -327,13 +336,16 @@ def main() -> None:
             for table, rows, seconds in _generate(now):
                 print(f"  {table:<24} {rows:>11,} rows  {seconds:6.1f} s", flush=True)
         print()
-        print("| query | cold s | warm s (median) | < 1 s |")
+        print("| query | cold s | warm s (median) | target |")
         print("|---|---:|---:|---|")
+        timed = [(label, call, TARGET_SECONDS) for label, call in _queries(now)]
+        # The fold runs once a minute: its budget is the minute, not a page load.
         fold_label = "fold: one minute's batch (550 rows), its hour and day recomputed"
-        for label, call in [*_queries(now), (fold_label, _fold_batch(now))]:
+        timed.append((fold_label, _fold_batch(now), FOLD_TARGET_SECONDS))
+        for label, call, target in timed:
             cold, warm = _time(call)
-            verdict = "PASS" if warm < TARGET_SECONDS else "MISS"
-            print(f"| {label} | {cold:.3f} | {warm:.3f} | {verdict} |", flush=True)
+            verdict = "PASS" if warm < target else "MISS"
+            print(f"| {label} | {cold:.3f} | {warm:.3f} | < {target:g} s {verdict} |", flush=True)
     finally:
         connection.close()
         if not args.keep:
