@@ -2,13 +2,13 @@
 
 Every function issues a fixed number of queries whatever the number of rows (one per
 table it reads, never one per row). Counts come from the rollups (mgmt.analytics.selectors
-picks the resolution and marks coverage); ids the rollups keep after an API or application
-was deleted are shown as deleted, never dropped, so totals still add up.
+picks the resolution and marks coverage): the API-level ones wherever no application or
+route is asked for, the application-level ones otherwise. Ids the rollups keep after an API
+or application was deleted are shown as deleted, never dropped, so totals still add up.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from accesslog import histogram
 from mgmt.analytics import selectors, timeline
-from mgmt.analytics.models import UsageDay, UsageHour, UsageRow
+from mgmt.analytics.models import ApiUsageDay, ApiUsageHour, UsageRow
 from mgmt.gateway.models import Api, ApiVersion, Application, Route
 
 RANGES: Final = {
@@ -56,6 +56,10 @@ class Window:
     @property
     def model(self) -> type[UsageRow]:
         return selectors.resolution_for(self.start, self.end)
+
+    def rollup(self, filters: dict[str, int]) -> selectors.Rollup:
+        """The table to read the range's traffic that `filters` select from."""
+        return selectors.rollup_for(self.start, self.end, filters)
 
     @property
     def buckets(self) -> list[datetime]:
@@ -149,21 +153,14 @@ class VersionTraffic:
 def per_version(window: Window, **filters: int) -> list[VersionTraffic]:
     """The busiest API versions of the range (of the traffic `filters` select, e.g. one
     application's): totals, p50/p99 and requests per bucket."""
-    rows = window.model._default_manager.filter(_in(window), **filters)
+    rows = window.rollup(filters)._default_manager.filter(_in(window), **filters)
     top = list(
         rows.values("api_id", "version_id")
         .annotate(requests=Sum("requests"), errors=Sum("errors"), throttled=Sum("throttled"))
         .order_by("-requests", "version_id")[:MAX_VERSIONS]
     )
     ids = [row["version_id"] for row in top]
-    merged: dict[int, dict[int, int]] = defaultdict(dict)
-    for version_id, text in (
-        rows.filter(version_id__in=ids, requests__gt=0)
-        .exclude(histogram="")
-        .values_list("version_id", "histogram")
-        .iterator(chunk_size=5000)
-    ):
-        histogram.merge(merged[version_id], histogram.decode(text))
+    merged = selectors.merged_histograms(rows.filter(version_id__in=ids), "version_id")
     index = {bucket: n for n, bucket in enumerate(window.buckets)}
     per_bucket: dict[int, list[int]] = {i: [0] * len(index) for i in ids}
     for version_id, bucket, requests in (
@@ -183,8 +180,8 @@ def per_version(window: Window, **filters: int) -> list[VersionTraffic]:
             requests=row["requests"],
             errors=row["errors"],
             throttled=row["throttled"],
-            p50_us=histogram.quantile(merged[row["version_id"]], 0.5),
-            p99_us=histogram.quantile(merged[row["version_id"]], 0.99),
+            p50_us=histogram.quantile(merged.get(row["version_id"], {}), 0.5),
+            p99_us=histogram.quantile(merged.get(row["version_id"], {}), 0.99),
             per_bucket=tuple(per_bucket[row["version_id"]]),
         )
         for row in top
@@ -310,7 +307,7 @@ def week_over_week(now: datetime, *, limit: int = 5) -> Trends:
     middle = end - timedelta(days=7)
     start = middle - timedelta(days=7)
     rows = (
-        UsageHour.objects.filter(bucket__gte=start, bucket__lt=end)
+        ApiUsageHour.objects.filter(bucket__gte=start, bucket__lt=end)
         .exclude(api_id=0)
         .values("api_id")
         .annotate(
@@ -361,7 +358,7 @@ def underused(now: datetime, *, limit: int = TOP) -> list[Underused]:
         ).select_related("api")
     )
     calls = dict(
-        UsageDay.objects.filter(bucket__gte=since, version_id__in=[v.pk for v in versions])
+        ApiUsageDay.objects.filter(bucket__gte=since, version_id__in=[v.pk for v in versions])
         .values("version_id")
         .annotate(n=Sum("requests"))
         .values_list("version_id", "n")

@@ -3,7 +3,8 @@
 The batch's FoldBatch row and everything it adds commit together, so a batch is either
 wholly in the database (and its FoldBatch says so) or not at all. The touched hour and
 day rows are recomputed (replaced) from the finer rows, never added to, so they always
-equal the sum of what lies below them.
+equal the sum of what lies below them; so are the touched API-level rows of the minute,
+hour and day, from the application-level rows just written (mgmt.analytics.api_rollup).
 
 Fold transactions are serialized by one lock (a PostgreSQL advisory lock; SQLite's
 IMMEDIATE transactions already hold the write lock from their start): usage rows are read,
@@ -27,6 +28,7 @@ from django.db.models import Q
 
 from accesslog import histogram
 from accesslog.usage_keys import Dims
+from mgmt.analytics import api_rollup
 from mgmt.analytics.fold_rows import COUNTERS, Counts, Rows, add_rows, covered_seconds, rollup
 from mgmt.analytics.models import (
     DIMENSIONS,
@@ -65,7 +67,8 @@ def is_applied(batch_id: str) -> bool:
 
 def apply_usage(*, batch_id: str, minute: int, rows: Mapping[Dims, Counts]) -> bool:
     """Adds a claimed minute hash's rows to its minute, then recomputes the rows of its hour
-    (from the minutes) and of its day (from the hours) for the dims it touched.
+    (from the minutes) and of its day (from the hours) for the dims it touched, and the
+    API-level rows of each for the (api, version, status class) it touched.
 
     False, with nothing changed, when this batch was applied before.
     """
@@ -83,6 +86,9 @@ def apply_usage(*, batch_id: str, minute: int, rows: Mapping[Dims, Counts]) -> b
         _write(UsageHour, hour, minutes)
         hours = _read(UsageHour, day, day + timedelta(days=1), rows.keys())
         _write(UsageDay, day, hours)
+        keys = {api_rollup.api_dims(dims) for dims in rows}
+        for model, at in ((UsageMinute, bucket), (UsageHour, hour), (UsageDay, day)):
+            api_rollup.recompute(model, at, keys)
 
     return _once(batch_id, bucket, apply)
 
@@ -189,17 +195,8 @@ def _row(values: tuple[object, ...]) -> tuple[Dims, Counts]:
     text = values[-1]
     assert isinstance(text, str)
     counts = Counts(**dict(zip(COUNTERS, counters, strict=True)))  # type: ignore[arg-type]
-    counts.histogram = _stored_histogram(text)
+    counts.histogram = api_rollup.stored_histogram(text)
     return Dims(api, version, route, application, klass), counts  # type: ignore[arg-type]
-
-
-def _stored_histogram(text: str) -> dict[int, int]:
-    """A histogram this module stored (histogram.encode's text). Parsed without
-    histogram.decode's checks, which are for text from outside: a batch recomputes tens of
-    thousands of stored rows, and the checks were most of its time."""
-    if not text:
-        return {}
-    return {int(i): int(c) for i, _, c in (part.partition(":") for part in text.split(","))}
 
 
 def _write(model: type[UsageRow], bucket: datetime, rows: Rows) -> None:

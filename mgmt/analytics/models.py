@@ -1,4 +1,5 @@
-"""Usage rollups per minute, hour and day, plus what the fold needs to stay exactly-once.
+"""Usage rollups per minute, hour and day (per application and route, and per API version
+without them), plus what the fold needs to stay exactly-once.
 
 No foreign keys: history outlives deleted APIs and applications (ids 0 = unknown), and names
 are resolved when read.
@@ -59,6 +60,60 @@ class UsageDay(UsageRow):
     class Meta(UsageRow.Meta):
         verbose_name = "usage per day"
         verbose_name_plural = "usage per day"
+
+
+# The dimensions an API-level row is kept per: the application-level ones without the
+# application and the route, which all-traffic and per-version charts never split by.
+API_DIMENSIONS = ("api_id", "version_id", "status_class")
+
+
+class ApiUsageRow(models.Model):
+    """The sum of the usage rows of one bucket for one (api, version, status class): all
+    traffic and per-version charts read these, about 20 times fewer rows than UsageRow's.
+    The fold replaces them from the application-level rows it has just written."""
+
+    bucket = models.DateTimeField(help_text="UTC start of the minute, hour or day.")
+    api_id = models.BigIntegerField(help_text="0: unattributed (no Tollgate route matched).")
+    version_id = models.BigIntegerField()
+    status_class = models.CharField(max_length=5)
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    throttled = models.BigIntegerField(default=0)
+    bytes_in = models.BigIntegerField(default=0)
+    bytes_out = models.BigIntegerField(default=0)
+    duration_us_sum = models.BigIntegerField(default=0)
+    upstream_us_sum = models.BigIntegerField(default=0)
+    histogram = models.TextField(default="", blank=True, help_text="accesslog.histogram.encode")
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *API_DIMENSIONS], name="%(app_label)s_%(class)s_dims"
+            )
+        ]
+        indexes = [
+            # "_ver": index names are limited to 30 characters.
+            models.Index(fields=["version_id", "bucket"], name="%(app_label)s_%(class)s_ver"),
+        ]
+
+
+class ApiUsageMinute(ApiUsageRow):
+    class Meta(ApiUsageRow.Meta):
+        verbose_name = "API usage per minute"
+        verbose_name_plural = "API usage per minute"
+
+
+class ApiUsageHour(ApiUsageRow):
+    class Meta(ApiUsageRow.Meta):
+        verbose_name = "API usage per hour"
+        verbose_name_plural = "API usage per hour"
+
+
+class ApiUsageDay(ApiUsageRow):
+    class Meta(ApiUsageRow.Meta):
+        verbose_name = "API usage per day"
+        verbose_name_plural = "API usage per day"
 
 
 class Coverage(models.Model):

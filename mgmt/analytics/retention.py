@@ -1,5 +1,6 @@
 """The analytics retention job: deletes usage rows past their resolution's retention, in
-bounded batches; coverage and fold batches go with the minute rows. Idempotent."""
+bounded batches; API-level rows go with their resolution's, coverage and fold batches
+with the minute rows. Idempotent."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from typing import Final
 
 from django.db import models
 
-from mgmt.analytics.models import Coverage, FoldBatch, UsageDay, UsageHour, UsageMinute
+from mgmt.analytics.models import (
+    ApiUsageDay,
+    ApiUsageHour,
+    ApiUsageMinute,
+    Coverage,
+    FoldBatch,
+    UsageDay,
+    UsageHour,
+    UsageMinute,
+)
 from mgmt.analytics.retention_rules import Retention, cutoffs
 
 BATCH: Final = 5000
@@ -23,6 +33,9 @@ class RetentionReport:
     minutes: int
     hours: int
     days: int
+    api_minutes: int
+    api_hours: int
+    api_days: int
     coverage: int
     fold_batches: int
 
@@ -36,6 +49,11 @@ def run(*, now: datetime, retention: Retention, batch: int = BATCH) -> Retention
         minutes=_delete(UsageMinute.objects.filter(bucket__lt=cut.minutes), batch),
         hours=_delete(UsageHour.objects.filter(bucket__lt=cut.hours), batch),
         days=_delete(UsageDay.objects.filter(bucket__lt=cut.days), batch) if cut.days else 0,
+        api_minutes=_delete(ApiUsageMinute.objects.filter(bucket__lt=cut.minutes), batch),
+        api_hours=_delete(ApiUsageHour.objects.filter(bucket__lt=cut.hours), batch),
+        api_days=(
+            _delete(ApiUsageDay.objects.filter(bucket__lt=cut.days), batch) if cut.days else 0
+        ),
         coverage=_delete(Coverage.objects.filter(bucket__lt=cut.minutes), batch),
         fold_batches=_delete(FoldBatch.objects.filter(folded_at__lt=cut.minutes), batch),
     )

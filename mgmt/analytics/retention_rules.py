@@ -32,9 +32,9 @@ class Retention:
 class Cutoffs:
     """Rows with a bucket (or, for fold batches, a fold time) before these go."""
 
-    minutes: datetime  # UsageMinute, Coverage, FoldBatch
-    hours: datetime
-    days: datetime | None  # None: nothing goes
+    minutes: datetime  # UsageMinute, ApiUsageMinute, Coverage, FoldBatch
+    hours: datetime  # UsageHour, ApiUsageHour
+    days: datetime | None  # UsageDay, ApiUsageDay; None: nothing goes
 
 
 def cutoffs(retention: Retention, now: datetime) -> Cutoffs:

@@ -3,6 +3,11 @@
     resolution_for(start, end) -> type[UsageRow]
         UsageMinute for ranges up to 6 h, UsageHour up to 14 days, UsageDay beyond.
 
+    rollup_for(start, end, filters) -> type[UsageRow] | type[ApiUsageRow]
+        That resolution's API-level table (ApiUsageMinute...) when `filters` name no
+        application or route (all traffic, an API, a version, a status class: about 20
+        times fewer rows), else the application-level one.
+
     series(filters, start, end, *, now=None, quantiles=True) -> list[Point]
         One Point per bucket of [start, end) at that resolution (UTC, oldest first, empty
         buckets included): requests, errors, throttled, p50_us / p99_us (µs, from the merged
@@ -11,7 +16,8 @@
         queryset filter kwargs on the usage model, e.g. {"api_id": 3} or
         {"application_id__in": [4, 5]}; {} is all traffic. `now` defaults to the clock.
         Merging histograms is the costly part: about 1 s per million rows read on
-        PostgreSQL (tests/bench/analytics_queries.py); quantiles=False skips it.
+        PostgreSQL (tests/bench/analytics_queries.py); quantiles=False skips it. Reads the
+        table rollup_for picks.
 
     merged_histograms(rows, by="bucket") -> dict[value, dict[int, int]]
         The latency histograms of a usage queryset merged per bucket or per dimension
@@ -34,6 +40,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BigIntegerField, Func, Min, QuerySet, Sum
@@ -42,8 +49,11 @@ from django.utils import timezone
 
 from accesslog import histogram
 from mgmt.analytics import timeline
+from mgmt.analytics.api_rollup import API_LEVEL
 from mgmt.analytics.models import (
+    API_DIMENSIONS,
     DIMENSIONS,
+    ApiUsageRow,
     Coverage,
     UsageDay,
     UsageHour,
@@ -60,6 +70,9 @@ _MODELS: dict[timedelta, type[UsageRow]] = {
     timeline.HOUR: UsageHour,
     timeline.DAY: UsageDay,
 }
+# The fields an API-level row has: a filter on any other needs the application-level rows.
+_API_FIELDS = frozenset({"bucket", *API_DIMENSIONS})
+Rollup = type[UsageRow] | type[ApiUsageRow]
 
 
 class Point(NamedTuple):
@@ -76,6 +89,13 @@ def resolution_for(start: datetime, end: datetime) -> type[UsageRow]:
     return _MODELS[timeline.step_for(start, end)]
 
 
+def rollup_for(start: datetime, end: datetime, filters: Mapping[str, Any]) -> Rollup:
+    model = resolution_for(start, end)
+    if all(name.split("__", 1)[0] in _API_FIELDS for name in filters):
+        return API_LEVEL[model]
+    return model
+
+
 def series(
     filters: Mapping[str, Any],
     start: datetime,
@@ -88,7 +108,8 @@ def series(
     starts = timeline.buckets(start, end, step)
     if not starts:
         return []
-    rows = _MODELS[step]._default_manager.filter(bucket__gte=starts[0], bucket__lt=end, **filters)
+    model = rollup_for(start, end, filters)
+    rows = model._default_manager.filter(bucket__gte=starts[0], bucket__lt=end, **filters)
     sums = {
         bucket: (requests, errors, throttled)
         for bucket, requests, errors, throttled in rows.values("bucket")
@@ -123,8 +144,11 @@ def coverage(
     return list(zip(starts, _marks(starts, end, step, now=now), strict=True))
 
 
-def merged_histograms(rows: QuerySet[UsageRow], by: str = "bucket") -> dict[Any, dict[int, int]]:
-    """The latency histograms of `rows` merged per value of `by` (a usage row field).
+def merged_histograms(
+    rows: QuerySet[UsageRow] | QuerySet[ApiUsageRow], by: str = "bucket"
+) -> dict[Any, dict[int, int]]:
+    """The latency histograms of `rows` (application- or API-level) merged per value of
+    `by` (a field of theirs).
 
     On PostgreSQL the database splits and sums them (a week of a busy gateway is a million
     rows: far too many to decode in Python); elsewhere (SQLite, `make run`) Python does.
@@ -139,7 +163,10 @@ def merged_histograms(rows: QuerySet[UsageRow], by: str = "bucket") -> dict[Any,
         return merged
     # Django's own compiled SQL for the queryset (its values stay parameters), and a field
     # name checked above (the usage fields' columns are named as the fields).
-    inner, params = with_histogram.query.sql_with_params()
+    try:
+        inner, params = with_histogram.query.sql_with_params()
+    except EmptyResultSet:  # e.g. version_id__in=[]: no rows, no query
+        return merged
     column = connection.ops.quote_name(by)
     sql = (
         f"SELECT r.{column}, split_part(part, ':', 1)::int, "  # noqa: S608

@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from accesslog import histogram
+from mgmt.analytics import api_rollup
 from mgmt.analytics.models import Coverage, UsageDay, UsageHour, UsageMinute, UsageRow
 from mgmt.analytics.timeline import MINUTE, floor
 from mgmt.gateway import services
@@ -78,6 +79,10 @@ def usage(
         throttled=throttled,
         duration_us_sum=requests * millis * 1000,
         histogram=histogram.encode({histogram.bucket_of(millis * 1000): requests}),
+    )
+    # The fold keeps the API-level rows in step; rows written here are summed the same way.
+    api_rollup.rebuild(
+        model, api_rollup.API_LEVEL[model], start=bucket, end=bucket + timedelta(seconds=1)
     )
 
 

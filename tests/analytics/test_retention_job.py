@@ -6,8 +6,17 @@ from typing import Any
 
 import pytest
 
-from mgmt.analytics import retention
-from mgmt.analytics.models import Coverage, FoldBatch, UsageDay, UsageHour, UsageMinute
+from mgmt.analytics import api_rollup, retention
+from mgmt.analytics.models import (
+    ApiUsageDay,
+    ApiUsageHour,
+    ApiUsageMinute,
+    Coverage,
+    FoldBatch,
+    UsageDay,
+    UsageHour,
+    UsageMinute,
+)
 from mgmt.analytics.retention_rules import Retention
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
@@ -31,6 +40,8 @@ def _world() -> None:
     for age_days, route in ((30, 1), (89, 2), (91, 3), (400, 4)):
         _usage(UsageHour, NOW - timedelta(days=age_days), route)
         _usage(UsageDay, NOW - timedelta(days=age_days), route)
+    for source, target in api_rollup.API_LEVEL.items():
+        api_rollup.rebuild(source, target)
 
 
 def test_rows_past_their_resolutions_retention_go_in_batches_and_the_rest_stay() -> None:
@@ -42,6 +53,9 @@ def test_rows_past_their_resolutions_retention_go_in_batches_and_the_rest_stay()
         "minutes": 3,
         "hours": 2,
         "days": 0,
+        "api_minutes": 3,
+        "api_hours": 2,
+        "api_days": 0,
         "coverage": 3,
         "fold_batches": 3,
     }
@@ -50,6 +64,10 @@ def test_rows_past_their_resolutions_retention_go_in_batches_and_the_rest_stay()
     assert sorted(FoldBatch.objects.values_list("batch_id", flat=True)) == ["m:1", "m:2"]
     assert sorted(UsageHour.objects.values_list("route_id", flat=True)) == [1, 2]
     assert UsageDay.objects.count() == 4
+    # The API-level rows go with their resolution's: one per bucket here.
+    assert ApiUsageMinute.objects.count() == 2
+    assert ApiUsageHour.objects.count() == 2
+    assert ApiUsageDay.objects.count() == 4
 
 
 def test_day_rows_go_too_when_a_retention_is_set_for_them() -> None:
@@ -58,6 +76,8 @@ def test_day_rows_go_too_when_a_retention_is_set_for_them() -> None:
     report = retention.run(now=NOW, retention=Retention(7, 90, 365), batch=1000)
 
     assert report.days == 1
+    assert report.api_days == 1
+    assert ApiUsageDay.objects.count() == 3
     assert sorted(UsageDay.objects.values_list("route_id", flat=True)) == [1, 2, 3]
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from accesslog import histogram
-from mgmt.analytics import selectors
-from mgmt.analytics.models import Coverage, UsageDay, UsageHour, UsageMinute
+from mgmt.analytics import api_rollup, selectors
+from mgmt.analytics.models import ApiUsageMinute, Coverage, UsageDay, UsageHour, UsageMinute
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 
@@ -25,6 +25,7 @@ def _minute(at: datetime, *, api: int = 1, app: int = 5, **counts: object) -> No
         status_class="2xx",
         **counts,
     )
+    api_rollup.rebuild(UsageMinute, ApiUsageMinute, start=at, end=at + timedelta(seconds=1))
 
 
 def test_the_resolution_follows_the_length_of_the_range() -> None:

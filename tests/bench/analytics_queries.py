@@ -15,6 +15,10 @@ The traffic (realistic for a busy single-database install; printed with the tabl
   (2xx, or for one in fifty an error class).
 - every row carries a latency histogram: 1 to 6 buckets on minute rows, 6 to 14 on hour
   rows, 10 to 20 on day rows; coverage: 3 Envoy nodes, full.
+- the API-level rows (no application, no route) are summed from those with one INSERT ...
+  SELECT ... GROUP BY per resolution (mgmt.analytics.api_rollup.rebuild), as the fold keeps
+  them. Rows marked "application-level" read the application-level rows for the same
+  answer (a filter of application_id >= 0), as every chart did before the API-level rows.
 - the rows are CLUSTERed in time order, as the fold writes them, and the bench database has
   random_page_cost = 1.1 (SSD storage; PostgreSQL's default of 4 assumes spinning disks).
 Targets are printed, never asserted: each query under 1 s; the fold's work for one minute
@@ -172,17 +176,25 @@ def _drop(url: str, name: str) -> None:
 def _generate(now: datetime) -> list[tuple[str, int, float]]:
     from django.db import connection
 
+    from mgmt.analytics import api_rollup
+
     made = []
     with connection.cursor() as cursor:
         for table, sql, params in _statements(now):
             started = time.perf_counter()
             cursor.execute(sql, params)
             made.append((table, cursor.rowcount, time.perf_counter() - started))
+    for source, target in api_rollup.API_LEVEL.items():
+        started = time.perf_counter()
+        api_rollup.rebuild(source, target)
+        count = target._default_manager.count()
+        made.append((target._meta.db_table, count, time.perf_counter() - started))
+    with connection.cursor() as cursor:
         # The fold writes rows in time order; CLUSTER gives the generated ones that order.
         started = time.perf_counter()
         for resolution in ("minute", "hour", "day"):
-            table = f"analytics_usage{resolution}"
-            cursor.execute(f"CLUSTER {table} USING {table}_dims")
+            for table in (f"analytics_usage{resolution}", f"analytics_apiusage{resolution}"):
+                cursor.execute(f"CLUSTER {table} USING {table}_dims")
         cursor.execute("VACUUM ANALYZE")
         made.append(("CLUSTER + VACUUM ANALYZE", 0, time.perf_counter() - started))
     return made
@@ -205,8 +217,10 @@ def _queries(now: datetime) -> list[tuple[str, Callable[[], object]]]:
     from django.db.models import Sum
 
     from mgmt.analytics import dashboard_queries, selectors
-    from mgmt.analytics.models import UsageDay, UsageHour
+    from mgmt.analytics.models import ApiUsageHour, UsageDay, UsageHour
 
+    # Selects every row, but only the application-level tables have the field.
+    every_app = {"application_id__gte": 0}
     month = now - timedelta(days=30)
     week = now - timedelta(days=7)
 
@@ -258,14 +272,37 @@ def _queries(now: datetime) -> list[tuple[str, Callable[[], object]]]:
         ),
         ("all traffic, 24 h (dashboard)", lambda: dashboard_queries.traffic(d24, now)),
         ("all traffic, 7 d (dashboard)", lambda: dashboard_queries.traffic(d7, now)),
+        (
+            "all traffic, 7 d (dashboard, application-level rows)",
+            lambda: dashboard_queries.traffic(d7, now, **every_app),
+        ),
         ("all traffic, 30 d (dashboard)", lambda: dashboard_queries.traffic(d30, now)),
+        (
+            "all traffic, 30 d (dashboard, application-level rows)",
+            lambda: dashboard_queries.traffic(d30, now, **every_app),
+        ),
+        (
+            "all traffic, 6 h minute series (application-level rows)",
+            lambda: selectors.series(every_app, now - timedelta(hours=6), now),
+        ),
         (
             "all traffic, 7 d, counts only (series)",
             lambda: selectors.series({}, week, now, quantiles=False),
         ),
         ("busiest versions, 7 d (dashboard)", lambda: dashboard_queries.per_version(d7)),
         (
+            "busiest versions, 7 d (dashboard, application-level rows)",
+            lambda: dashboard_queries.per_version(d7, **every_app),
+        ),
+        (
             "latency of 12 versions, 7 d (merged_histograms)",
+            lambda: selectors.merged_histograms(
+                ApiUsageHour.objects.filter(bucket__gte=week, version_id__in=range(1, 13)),
+                "version_id",
+            ),
+        ),
+        (
+            "latency of 12 versions, 7 d (merged_histograms, application-level rows)",
             lambda: selectors.merged_histograms(
                 UsageHour.objects.filter(bucket__gte=week, version_id__in=range(1, 13)),
                 "version_id",
@@ -277,7 +314,8 @@ def _queries(now: datetime) -> list[tuple[str, Callable[[], object]]]:
 
 def _fold_batch(now: datetime) -> Callable[[], object]:
     """Applies the last minute's rows again as a new batch (late data): the fold's work for
-    one minute at this volume, its hour and day recomputed."""
+    one minute at this volume, its hour and day recomputed, and the API-level rows of all
+    three."""
     import uuid
 
     from accesslog.usage_keys import Dims
@@ -340,7 +378,7 @@ def main() -> None:
         print("|---|---:|---:|---|")
         timed = [(label, call, TARGET_SECONDS) for label, call in _queries(now)]
         # The fold runs once a minute: its budget is the minute, not a page load.
-        fold_label = "fold: one minute's batch (550 rows), its hour and day recomputed"
+        fold_label = "fold: one minute's batch (550 rows), hour, day and API-level rows"
         timed.append((fold_label, _fold_batch(now), FOLD_TARGET_SECONDS))
         for label, call, target in timed:
             cold, warm = _time(call)

@@ -32,9 +32,9 @@ from tests.e2e.http import request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-# Envoy-measured durations miss the client's own share (connect, write, read on loopback):
-# allowed on top of the histogram's relative error.
-CLIENT_SHARE_MS = 5.0
+# Envoy's durations miss the client's own share (connect, write, read on loopback): up to
+# 7 ms measured on a loaded 2-CPU machine; allowed on top of the histogram's relative error.
+CLIENT_SHARE_MS = 15.0
 
 
 @pytest.mark.usefixtures("scenario")  # the demo organizations
@@ -135,9 +135,12 @@ def test_calls_of_two_applications_across_two_apis_are_counted_exactly(gateway: 
         measured = histogram.quantile(counts, q)
         assert measured is not None
         measured_ms = measured / 1000
-        bound = client_value * histogram.RELATIVE_ERROR + CLIENT_SHARE_MS
+        error = client_value * histogram.RELATIVE_ERROR
         assert measured_ms >= 40 * (1 - histogram.RELATIVE_ERROR)  # the upstream's delay
-        assert abs(measured_ms - client_value) <= bound, (q, measured_ms, client_value)
+        # Never more than the client saw (Envoy's time is inside it), never less by more
+        # than the client's own share.
+        assert measured_ms <= client_value + error, (q, measured_ms, client_value)
+        assert measured_ms >= client_value - error - CLIENT_SHARE_MS, (q, measured_ms, client_value)
 
 
 def _folded(world: World) -> dict[Dims, int]:

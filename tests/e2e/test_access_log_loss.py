@@ -19,9 +19,9 @@ from tests.e2e.http import request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-BEFORE_KILL_S = 5.0
+BEFORE_KILL_S = 3.0
 DOWN_S = 10.0
-AFTER_RESTART_S = 10.0
+AFTER_RESTART_S = 6.0
 # Envoy streams its buffer each second and the collector flushes each 2 s: a request this
 # close to the kill may be lost with it, one this soon after the restart may not be counted.
 MARGIN_S = 3.0

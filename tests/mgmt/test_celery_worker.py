@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 import redis
+from celery import Celery
 from celery.result import AsyncResult
 from django.conf import settings
 from django.utils import timezone
 
-from mgmt.celery_app import app
 from mgmt.embedded.celery_processes import start_celery_worker
 from mgmt.embedded.processes import Child, ProcessGroup
 from mgmt.gateway.models import ApiVersion, LifecycleEvent, LifecycleNotice, Snapshot
@@ -78,16 +78,19 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
     except redis.RedisError as error:
         pytest.fail(f"Redis at {MACHINE_REDIS} is required for the worker tests: {error}")
     queue = f"tollgate-test-{uuid.uuid4().hex[:12]}"
-    app.conf.update(broker_url=MACHINE_REDIS, result_backend=MACHINE_REDIS)
+    # A client app of its own: the shared one may have cached another broker or backend
+    # (any test that queued a task in this process).
+    client = Celery("tollgate-worker-test", broker=MACHINE_REDIS, backend=MACHINE_REDIS)
 
     def send(name: str, **options: Any) -> AsyncResult:  # type: ignore[type-arg]
-        return app.send_task(name, queue=queue, ignore_result=False, **options)
+        return client.send_task(name, queue=queue, ignore_result=False, **options)
 
     group = ProcessGroup(log_dir=tmp_path / "logs")
     try:
         yield Workers(group, queue, tmp_path / "outbox.jsonl", send)
     finally:
         group.stop_all()
+        client.close()
         _forget_queue(redis.Redis.from_url(MACHINE_REDIS), queue)
 
 
