@@ -107,7 +107,7 @@ def gateway_settings(ports: StackPorts, transport: str, access_log: bool) -> Gat
     return GatewaySettings(
         listen_port=ports.gateway,
         authz_transport=transport,
-        access_log_cluster=GatewaySettings.access_log_cluster if access_log else "",
+        access_log_cluster=GatewaySettings().access_log_cluster if access_log else "",
     )
 
 
