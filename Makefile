@@ -38,6 +38,9 @@ bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -c 'import httptools, uvloop' 2>/dev/null || $(BIN)/pip install --quiet httptools uvloop
 	$(BIN)/python -m tests.bench.run_bench
+	$(BIN)/python -m tests.accesslog.bench_collector
+	# A month of generated usage on PostgreSQL (about 12 minutes to generate): the dashboard's queries.
+	TOLLGATE_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m tests.bench.analytics_queries
 
 protos: install
 	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. $(PROTOS)

@@ -12,15 +12,10 @@ from django.utils import timezone
 DIMENSIONS = ("api_id", "version_id", "route_id", "application_id", "status_class")
 
 
-class UsageRow(models.Model):
-    """Counters of one bucket for one (api, version, route, application, status class)."""
+class UsageCounts(models.Model):
+    """What a usage row counts in its bucket, whatever it is kept per."""
 
     bucket = models.DateTimeField(help_text="UTC start of the minute, hour or day.")
-    api_id = models.BigIntegerField(help_text="0: unattributed (no Tollgate route matched).")
-    version_id = models.BigIntegerField()
-    route_id = models.BigIntegerField()
-    application_id = models.BigIntegerField(help_text="0: no known application.")
-    status_class = models.CharField(max_length=5)
     requests = models.BigIntegerField(default=0)
     errors = models.BigIntegerField(default=0)
     throttled = models.BigIntegerField(default=0)
@@ -29,6 +24,19 @@ class UsageRow(models.Model):
     duration_us_sum = models.BigIntegerField(default=0)
     upstream_us_sum = models.BigIntegerField(default=0)
     histogram = models.TextField(default="", blank=True, help_text="accesslog.histogram.encode")
+
+    class Meta:
+        abstract = True
+
+
+class UsageRow(UsageCounts):
+    """Counters of one bucket for one (api, version, route, application, status class)."""
+
+    api_id = models.BigIntegerField(help_text="0: unattributed (no Tollgate route matched).")
+    version_id = models.BigIntegerField()
+    route_id = models.BigIntegerField()
+    application_id = models.BigIntegerField(help_text="0: no known application.")
+    status_class = models.CharField(max_length=5)
 
     class Meta:
         abstract = True
@@ -67,23 +75,14 @@ class UsageDay(UsageRow):
 API_DIMENSIONS = ("api_id", "version_id", "status_class")
 
 
-class ApiUsageRow(models.Model):
+class ApiUsageRow(UsageCounts):
     """The sum of the usage rows of one bucket for one (api, version, status class): all
     traffic and per-version charts read these, about 20 times fewer rows than UsageRow's.
     The fold replaces them from the application-level rows it has just written."""
 
-    bucket = models.DateTimeField(help_text="UTC start of the minute, hour or day.")
     api_id = models.BigIntegerField(help_text="0: unattributed (no Tollgate route matched).")
     version_id = models.BigIntegerField()
     status_class = models.CharField(max_length=5)
-    requests = models.BigIntegerField(default=0)
-    errors = models.BigIntegerField(default=0)
-    throttled = models.BigIntegerField(default=0)
-    bytes_in = models.BigIntegerField(default=0)
-    bytes_out = models.BigIntegerField(default=0)
-    duration_us_sum = models.BigIntegerField(default=0)
-    upstream_us_sum = models.BigIntegerField(default=0)
-    histogram = models.TextField(default="", blank=True, help_text="accesslog.histogram.encode")
 
     class Meta:
         abstract = True
