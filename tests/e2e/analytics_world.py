@@ -125,8 +125,9 @@ def settled_usage(client: redis.Redis, timeout: float = 15.0) -> Totals:
 
 
 def _settled(client: redis.Redis) -> Totals | None:
-    """The totals if two reads 2.5 s apart agree (the collector flushes every 2 s)."""
+    """The totals if two reads 3.5 s apart agree (Envoy streams each second, the collector
+    writes every 2 s)."""
     first = usage(client)
-    time.sleep(2.5)
+    time.sleep(3.5)
     second = usage(client)
     return second if first == second else None
