@@ -21,7 +21,7 @@ from extauthz.answers import DENIALS, Allowance, Denial
 from extauthz.decision import presented_key_id
 from extauthz.gate import Gate, Render, render_http
 from extauthz.http_server import Handler, Headers
-from extauthz.meter import Outcome, Unavailable
+from extauthz.meter import UNMETERED, Outcome, Unavailable
 from extauthz.route_context import ROUTE_HEADER, RouteContext, from_header
 from ratelimit_svc.leases import Admitted
 
@@ -60,7 +60,8 @@ class Decisions:
         def counted(
             allowance: Allowance, outcome: Outcome, route: RouteContext, key_id: str
         ) -> bytes:
-            if isinstance(outcome, Admitted):
+            # UNMETERED: a subscription with no limits, allowed without counting.
+            if outcome is UNMETERED or isinstance(outcome, Admitted):
                 self.allowed += 1
             elif isinstance(outcome, Unavailable):
                 self.counters_down += 1

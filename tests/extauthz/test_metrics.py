@@ -351,3 +351,13 @@ def test_counted_http_answers_byte_for_byte_like_the_gate() -> None:
     for headers in requests:
         assert counted(headers) == gate.http(headers)
     assert (decisions.allowed, sum(decisions.denied.values())) == (2, 5)
+
+
+@pytest.mark.pure
+def test_an_unmetered_call_counts_as_allowed_not_throttled() -> None:
+    from extauthz.meter import UNMETERED
+
+    decisions = Decisions()
+    render = decisions.counting(lambda allowance, outcome, route, key_id: b"ok")
+    assert render(None, UNMETERED, None, "k") == b"ok"  # type: ignore[arg-type]
+    assert (decisions.allowed, decisions.throttled) == (1, 0)
