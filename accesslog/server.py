@@ -17,11 +17,12 @@ from typing import Any, Final, NoReturn
 import grpc
 from envoy.service.accesslog.v3 import als_pb2, als_pb2_grpc
 from grpc_health.v1 import _async as health_aio  # = health.aio, which grpc-stubs lacks
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2_grpc
 
 from accesslog.auth import authenticate, check_same_node
 from accesslog.collector import Collector
 from accesslog.metrics import CollectorMetrics
+from xds_server import server as xds_server
 from xds_server.auth import CredentialStore, RefusalLog
 from xds_server.credentials import Credential
 from xds_server.errors import (
@@ -200,10 +201,4 @@ def create_server(
 
 
 async def set_health(health_servicer: health_aio.HealthServicer, *, serving: bool) -> None:
-    status = (
-        health_pb2.HealthCheckResponse.SERVING
-        if serving
-        else health_pb2.HealthCheckResponse.NOT_SERVING
-    )
-    for service in ("", ALS_SERVICE):
-        await health_servicer.set(service, status)
+    await xds_server.set_health(health_servicer, serving=serving, service=ALS_SERVICE)

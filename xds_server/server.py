@@ -250,11 +250,14 @@ def create_server(
     return server, bound, health_servicer
 
 
-async def set_health(health_servicer: health_aio.HealthServicer, *, serving: bool) -> None:
+async def set_health(
+    health_servicer: health_aio.HealthServicer, *, serving: bool, service: str = ADS_SERVICE
+) -> None:
+    """The server's health, overall ("") and for its one named service."""
     status = (
         health_pb2.HealthCheckResponse.SERVING
         if serving
         else health_pb2.HealthCheckResponse.NOT_SERVING
     )
-    for service in ("", ADS_SERVICE):
-        await health_servicer.set(service, status)
+    for name in ("", service):
+        await health_servicer.set(name, status)
