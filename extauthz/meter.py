@@ -169,10 +169,12 @@ class Meter:
         readings = [Reading.of(c, result, i, now_ms) for i, c in enumerate(counters)]
         self._record(readings, result.admitted)
         if result.admitted:
-            self._local.clear()
             with self._lock:
                 book.granted(state, counters, readings, result.granted, now_ms)
-                return book.admitted_headers(state, now_ms, tightest)
+                admitted = book.admitted_headers(state, now_ms, tightest)
+                quota_left = state.quota_left
+            self._local.charge(rule, cost + result.granted, now_ms, quota_left)
+            return admitted
         body, retry_after = refusal(readings, now_ms)
         retry_ms = max(r.retry_ms for r in readings if r.over and not r.counter.shadow)
         refused = Refused(body, retry_after, policy_header(readings), state_header(readings))
@@ -220,6 +222,8 @@ class Meter:
                 readings = [Reading.of(c, result, i, now_ms) for i, c in enumerate(counters)]
                 with self._lock:
                     late = book.topped_up(state, counters, readings, result.granted, now_ms)
+                    quota_left = state.quota_left
+                self._local.charge(state.rule, result.granted, now_ms, quota_left)
                 if late is not None:
                     await self._store.release([late])
         finally:
@@ -266,12 +270,18 @@ class Meter:
         )
 
     async def sweep(self, interval: float = 0.05) -> None:
-        """Give back expired leases, for as long as the sidecar runs."""
+        """Give back expired leases, for as long as the sidecar runs; now and then forget
+        local counts that have left their windows."""
+        pruned_ms = 0
         while True:
             await asyncio.sleep(interval)
             try:
+                now_ms = int(self._clock() * 1000)
                 with self._lock:
-                    releases = self.book.expired(int(self._clock() * 1000))
+                    releases = self.book.expired(now_ms)
+                if now_ms - pruned_ms >= 1000:
+                    self._local.prune(now_ms)
+                    pruned_ms = now_ms
                 if releases:
                     await self._store.release(releases)
             except Exception as error:  # a bug: the sweeper must outlive it, or leases linger

@@ -7,6 +7,12 @@ bucketed cap of share + slack in any window; see windows.py); of the quota it ta
 same share of what Redis last said was left (or of the whole quota if it never heard).
 Pure: no I/O, the time is passed in. With `sidecars` set to the number of sidecars sharing
 the limits, the whole gateway admits at most about the limit while Redis is down.
+
+What Redis admitted through this sidecar is charged here too (`charge`: a check's units and
+its lease, once per Redis call), so a check that times out on a busy machine is admitted
+locally only if this sidecar's share has room beside what Redis just gave it. Forgetting
+instead (a fresh local budget after each answer) let each late answer admit one more call:
+measured 24 in a second for a limit of 10 under a saturated CPU.
 """
 
 from dataclasses import dataclass
@@ -65,6 +71,9 @@ class _Budget:
     rule: PreparedRule
     windows: list[_Level]
     quota_left: int | None
+    # When units were last counted here, and how long until they have all left its windows.
+    last_ms: int = 0
+    keep_ms: int = 60_000
 
 
 class LocalLimits:
@@ -82,10 +91,7 @@ class LocalLimits:
         """0 when `cost` units are admitted (and counted here); else ms until they would fit
         (-1: never, on this sidecar's share). `quota_left`: what Redis last said was left of
         the quota, taken into account the first time the rule is seen here."""
-        budget = self._budgets.get(id(rule))
-        if budget is None or budget.rule is not rule:
-            budget = self._budget(rule, quota_left)
-            self._budgets[id(rule)] = budget
+        budget = self._budget_of(rule, quota_left)
         wait = 0.0
         for level in budget.windows:
             if cost > level.limit:
@@ -95,15 +101,45 @@ class LocalLimits:
             return -1
         if wait > 0:
             return int(wait) + 1
-        for level in budget.windows:
-            level.add(cost, now_ms)
-        if budget.quota_left is not None:
-            budget.quota_left -= cost
+        self._add(budget, cost, now_ms)
         return 0
 
-    def clear(self) -> None:
-        """Forget every local count: Redis is back and counts again."""
-        self._budgets.clear()
+    def charge(
+        self, rule: PreparedRule, units: int, now_ms: int, quota_left: int | None = None
+    ) -> None:
+        """Count `units` Redis admitted through this sidecar (a check's and its lease's),
+        without a check; `quota_left` is what Redis said is left of the quota now."""
+        budget = self._budget_of(rule, quota_left)
+        for level in budget.windows:
+            level.wait(0, now_ms)  # drains the level to now, as a check does before it adds
+        self._add(budget, units, now_ms)
+        if quota_left is not None and budget.quota_left is not None:
+            budget.quota_left = max(0, quota_left // self.sidecars)  # the units are in it
+
+    def prune(self, now_ms: int) -> None:
+        """Forget rules whose counted units have all left their windows."""
+        idle = [k for k, b in self._budgets.items() if now_ms - b.last_ms > b.keep_ms]
+        for key in idle:
+            del self._budgets[key]
+
+    @property
+    def rules_held(self) -> int:
+        """How many rules have local counts (a plain property: a LocalLimits is never falsy)."""
+        return len(self._budgets)
+
+    def _add(self, budget: _Budget, units: int, now_ms: int) -> None:
+        for level in budget.windows:
+            level.add(units, now_ms)
+        if budget.quota_left is not None:
+            budget.quota_left = max(0, budget.quota_left - units)
+        budget.last_ms = max(budget.last_ms, now_ms)
+
+    def _budget_of(self, rule: PreparedRule, quota_left: int | None) -> _Budget:
+        budget = self._budgets.get(id(rule))
+        if budget is None or budget.rule is not rule:
+            budget = self._budget(rule, quota_left)
+            self._budgets[id(rule)] = budget
+        return budget
 
     def _budget(self, rule: PreparedRule, quota_left: int | None) -> _Budget:
         share = self.sidecars
@@ -118,4 +154,5 @@ class LocalLimits:
         if quota is not None and not quota.shadow:
             known = quota.limit if quota_left is None else quota_left
             left = max(0, known // share)
-        return _Budget(rule, windows, left)
+        longest = max((p.window.seconds * 1000 for p in rule.windows), default=0)
+        return _Budget(rule, windows, left, keep_ms=max(60_000, longest))

@@ -71,6 +71,9 @@ def grpc_options(limits: StreamLimits) -> list[tuple[str, int]]:
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+        # gRPC's default SO_REUSEPORT lets a second server bind a port already served and
+        # take half its connections, silently; a taken port must fail the start instead.
+        ("grpc.so_reuseport", 0),
     ]
 
 

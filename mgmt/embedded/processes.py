@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -12,8 +13,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+# Listening ports are picked below the kernel's ephemeral range. A port picked inside it
+# may be taken, between the pick and the bind, as some connection's source port; Envoy binds
+# its gateway listener only when xDS delivers it, seconds later, and a listener that cannot
+# bind is never retried: the whole gateway stays down (seen once in CI). Ports already handed
+# out by this process are not handed out again.
+_LOWEST_PICK = 10_000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now, outside the range the kernel gives to connections."""
+    high = _ephemeral_low()
+    if high - _LOWEST_PICK >= 1_000:
+        for _ in range(200):
+            port = random.randrange(_LOWEST_PICK, high)  # noqa: S311 (not a secret)
+            if port in _handed_out:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind((host, port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])

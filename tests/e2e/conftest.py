@@ -156,9 +156,28 @@ def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # typ
 def scenario(gateway: Gateway, tmp_path: Path) -> Scenario:
     s = seed(gateway.upstream_ports[0], tmp_path)
     port = gateway.ports.gateway
-    wait_until(
-        lambda: request(port, "/demo/x", {"x-api-key": s.demo_key}).status == 200,
-        timeout=10,
-        what="the demo API serves through Envoy",
-    )
+    try:
+        wait_until(
+            lambda: request(port, "/demo/x", {"x-api-key": s.demo_key}).status == 200,
+            timeout=10,
+            what="the demo API serves through Envoy",
+        )
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n{_what_the_gateway_says(gateway, s.demo_key)}") from None
     return s
+
+
+def _what_the_gateway_says(gateway: Gateway, key: str) -> str:
+    """Why a gateway does not serve: its last answer and its processes' complaints."""
+    try:
+        reply = request(gateway.ports.gateway, "/demo/x", {"x-api-key": key})
+        answer = f"the gateway answers {reply.status}: {reply.body[:300]!r}"
+    except OSError as error:
+        answer = f"the gateway's port refuses: {error}"
+    complaints = []
+    for child in (gateway.envoy, gateway.extauthz, gateway.xds):
+        alive = "running" if child.popen.poll() is None else f"exited {child.popen.returncode}"
+        lines = child.log_path.read_text(errors="replace").splitlines() if child.log_path else []
+        worrying = [line for line in lines if "warn" in line.lower() or "error" in line.lower()]
+        complaints.append(f"{child.name} ({alive}):\n  " + "\n  ".join(worrying[-8:]))
+    return answer + "\n" + "\n".join(complaints)

@@ -7,7 +7,9 @@ sidecars here use the sync store with an injected time; the meter tests use asyn
 """
 
 import asyncio
+import os
 import random
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -462,6 +464,37 @@ def test_fail_open_route_admits_its_local_share_then_refuses_when_redis_is_unrea
         assert outcome.retry_after is not None and 600 <= outcome.retry_after <= 720
         assert b"unreachable" in outcome.body
     assert refused_locally == 3
+
+
+def test_a_check_that_times_out_after_redis_admitted_the_limit_is_not_admitted_again_locally(
+    own_redis: OwnRedis, unique: int
+) -> None:
+    """Slow is not down: a stalled Redis (SIGSTOP: late answers, not refusals) makes a check
+    time out, and the local count it falls back to already holds what Redis admitted here."""
+    own_redis.start()
+    assert own_redis.child is not None
+    pid = own_redis.child.popen.pid
+
+    async def main() -> tuple[list[Outcome], Outcome]:
+        rules = meter_rules(unique, window(10, 3600, unit="hour"))
+        counters = AsyncCounterStore(own_redis.url, timeout=0.05, probe_interval=5)
+        meter = Meter(rules, counters, local=LocalLimits(sidecars=1))
+        rule = meter.rule_of(str(unique))
+        assert rule is not None
+        try:
+            admitted = [await settle(meter.count(rule, 1, False)) for _ in range(10)]
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                late = await settle(meter.count(rule, 1, False))
+            finally:
+                os.kill(pid, signal.SIGCONT)
+        finally:
+            await counters.close()
+        return admitted, late
+
+    admitted, late = asyncio.run(main())
+    assert all(isinstance(outcome, Admitted) for outcome in admitted)
+    assert isinstance(late, Refused) and b"unreachable" in late.body
 
 
 def test_a_fail_open_cost_above_the_local_share_is_refused_without_retry_after(

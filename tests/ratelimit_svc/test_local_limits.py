@@ -133,17 +133,35 @@ def test_a_quota_used_up_in_redis_admits_nothing_locally() -> None:
     assert local.admit(rule, 1, T0, quota_left=0) == -1
 
 
-def test_clear_starts_every_count_over() -> None:
+def test_what_redis_admitted_here_leaves_only_the_rest_of_the_share_to_local_admits() -> None:
+    local = LocalLimits(sidecars=1)
+    rule = prepared(TEN_PER_SECOND)
+    local.charge(rule, 9, T0)  # a check and its lease, admitted by Redis through this sidecar
+    # Checks that time out a moment later are admitted locally only within what is left of
+    # the share: 10 at once (the pace), 9 of them taken; never a fresh 10 beside Redis's 9.
+    admitted = sum(local.admit(rule, 1, T0 + 10) == 0 for _ in range(20))
+    assert admitted == 1
+    # A second on, the window has room for a second's worth again, not more.
+    later = sum(local.admit(rule, 1, T0 + 1100) == 0 for _ in range(20))
+    assert later == 10
+
+
+def test_a_charge_takes_what_redis_says_is_left_of_the_quota() -> None:
     local = LocalLimits(sidecars=2)
-    rule = prepared(TEN_PER_SECOND, quota=Quota(12))
-    assert [local.admit(rule, 1, T0) for _ in range(5)] == [0] * 5
-    assert local.admit(rule, 1, T0) > 0
-    local.clear()
-    assert [local.admit(rule, 1, T0) for _ in range(5)] == [0] * 5
-    assert local.admit(rule, 1, T0 + 200) == 0
-    assert local.admit(rule, 1, T0 + 400) == -1  # the quota's share of 6 is used up
-    local.clear()
-    assert local.admit(rule, 1, T0 + 200, quota_left=0) == -1
+    rule = prepared(Window(10**6, 1), quota=Quota(1000))
+    local.charge(rule, 1, T0, quota_left=6)  # the quota's share: 3 units
+    assert [local.admit(rule, 1, T0) for _ in range(3)] == [0, 0, 0]
+    assert local.admit(rule, 1, T0) == -1
+
+
+def test_prune_forgets_a_rule_only_once_its_units_have_left_their_windows() -> None:
+    local = LocalLimits(sidecars=1)
+    rule = prepared(Window(5, 3600, unit="hour"))
+    local.charge(rule, 5, T0)
+    local.prune(T0 + 60_000)
+    assert local.rules_held == 1 and local.admit(rule, 1, T0 + 60_000) > 0
+    local.prune(T0 + 3_600_000 * 2 + 1)
+    assert local.rules_held == 0
 
 
 def test_a_new_rule_object_starts_its_own_count() -> None:
