@@ -22,7 +22,7 @@ from typing import Final
 from prometheus_client import Counter as PromCounter
 
 from ratelimit_svc.async_redis_store import AsyncCounterStore
-from ratelimit_svc.counters import PreparedRule, plan_counters
+from ratelimit_svc.counters import QUOTA_GRACE_MS, PreparedRule, plan_counters
 from ratelimit_svc.leases import Admitted, LeaseBook, Refused, RuleState
 from ratelimit_svc.local_limits import LocalLimits
 from ratelimit_svc.metrics import NEAR_LIMIT_RATIO, RateLimitMetrics
@@ -81,6 +81,10 @@ class Meter:
         self._local_refused = self.local_checks.labels("refused")
         # The same, readable: the degraded watch logs how many in the last minute.
         self.local_counts = [0, 0]
+        # Units admitted locally, owed to their quota's (or billing meter's) bucket in Redis:
+        # added when Redis answers again, so the meter of record bills them and the quota
+        # counts them. {(key, bucket): (units, ttl ms)}; lost only if this sidecar dies first.
+        self.owed: dict[tuple[str, str], tuple[int, int]] = {}
         # Top-ups in flight: the loop keeps only weak references to tasks.
         self._top_ups: set[asyncio.Task[None]] = set()
         # Guards the lease book: gRPC threads take from leases too. Never held across an await.
@@ -237,6 +241,12 @@ class Meter:
         if wait == 0:
             self._local_admitted.inc()
             self.local_counts[0] += 1
+            quota = rule.quota
+            if quota is not None:
+                period = quota.period_at(now_ms)
+                owed_key = (quota.key, str(period.index))
+                units, _ = self.owed.get(owed_key, (0, 0))
+                self.owed[owed_key] = (units + cost, period.end_ms - now_ms + QUOTA_GRACE_MS)
             return UNMETERED
         self._local_refused.inc()
         self.local_counts[1] += 1
@@ -282,6 +292,12 @@ class Meter:
                 if now_ms - pruned_ms >= 1000:
                     self._local.prune(now_ms)
                     pruned_ms = now_ms
+                    if self.owed:
+                        owed, self.owed = self.owed, {}
+                        if not await self._store.add_units(owed):
+                            for owed_key, (units, ttl) in owed.items():  # keep for later
+                                held, _ = self.owed.get(owed_key, (0, 0))
+                                self.owed[owed_key] = (held + units, ttl)
                 if releases:
                     await self._store.release(releases)
             except Exception as error:  # a bug: the sweeper must outlive it, or leases linger

@@ -13,7 +13,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mgmt.settings")
 
 app = Celery("tollgate")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["mgmt.gateway", "mgmt.analytics"])
+app.autodiscover_tasks(["mgmt.gateway", "mgmt.analytics", "mgmt.billing"])
 
 
 def beat_schedule(every_minutes: int) -> dict[str, dict[str, object]]:
@@ -46,6 +46,17 @@ def beat_schedule(every_minutes: int) -> dict[str, dict[str, object]]:
             "task": "tollgate.analytics.fold",
             "schedule": crontab(),
             # A missed minute is folded by the next run: a queued stale one only adds load.
+            "options": {"expires": 60},
+        },
+        "billing-meter": {
+            "task": "tollgate.billing.meter",
+            "schedule": crontab(),
+            # Each run reads every open period's counter: a stale queued one only adds load.
+            "options": {"expires": 60},
+        },
+        "billing-webhooks": {
+            "task": "tollgate.billing.deliver_webhooks",
+            "schedule": crontab(),
             "options": {"expires": 60},
         },
         "analytics-retention": {

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "mgmt.devapi",
     "mgmt.portal",
     "mgmt.analytics",
+    "mgmt.billing",
 ]
 
 MIDDLEWARE = [
@@ -320,6 +321,13 @@ DEFAULT_FROM_EMAIL = os.environ.get("TOLLGATE_EMAIL_FROM", "Tollgate <tollgate@l
 TOLLGATE_COUNTERS_REDIS_URL = os.environ.get("TOLLGATE_COUNTERS_REDIS_URL") or os.environ.get(
     "TOLLGATE_REDIS_URL", ""
 )
+
+# --- Billing ------------------------------------------------------------------
+# A period is closed this long after it ends: leases of its last moments given back (250 ms)
+# and its last checks counted.
+TOLLGATE_BILLING_SETTLE_SECONDS = int(os.environ.get("TOLLGATE_BILLING_SETTLE_SECONDS", "60"))
+# Webhook URLs on private or loopback addresses (SSRF) are refused unless this is set.
+TOLLGATE_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("TOLLGATE_WEBHOOKS_ALLOW_PRIVATE", "") == "1"
 
 # Bearer token Prometheus scrapes mgmt's /metrics with; unset: no /metrics (404).
 TOLLGATE_METRICS_TOKEN = os.environ.get("TOLLGATE_METRICS_TOKEN", "")

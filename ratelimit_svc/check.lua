@@ -54,8 +54,12 @@ for i = 1, #KEYS do
     else
       local index = tonumber(field)
       if index < oldest then
-        if stale == nil then stale = {} end
-        stale[#stale + 1] = field
+        -- Not counted. The bucket just before the oldest is kept, not deleted: a quota's
+        -- previous period stays readable for the billing close until its key expires.
+        if index < oldest - 1 then
+          if stale == nil then stale = {} end
+          stale[#stale + 1] = field
+        end
       else
         used = used + tonumber(flat[j + 1])
         if first < 0 or index < first then first = index end

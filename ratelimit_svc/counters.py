@@ -19,8 +19,10 @@ SHADOW: Final = "0"
 PACED: Final = "s"
 BUCKETS: Final = "b"
 QUOTA_POLICY: Final = "quota"
-# A quota counter outlives its period by a day: late checks of the old period still see it.
-QUOTA_GRACE_MS: Final = 86_400_000
+# A quota counter outlives its period by 7 days: late checks of the old period still see it,
+# and the billing close reads the period's final count from it (check.lua keeps the previous
+# period's field beside the current one), even after management was down for days.
+QUOTA_GRACE_MS: Final = 7 * 86_400_000
 
 _POLICY_NAMES: Final = {1: "second", 60: "minute", 3600: "hour", 86_400: "day"}
 

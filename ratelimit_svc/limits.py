@@ -67,6 +67,8 @@ class Quota:
     period_months: int = 1
     anchor: int = 0
     shadow: bool = False
+    # A billing meter: counts what is admitted per period, limits nothing (see `meter`).
+    meter: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.requests <= MAX_REQUESTS:
@@ -74,8 +76,16 @@ class Quota:
         if not 1 <= self.period_months <= 12:
             raise ValueError(f"a quota period is 1 to 12 months, got {self.period_months}")
 
+    @classmethod
+    def billing_meter(cls, period_months: int, anchor: int) -> "Quota":
+        """The counter a priced plan without a quota is billed from: a shadow quota as high as
+        a counter goes, so the same script counts it and nothing is ever refused by it."""
+        return cls(MAX_REQUESTS, period_months, anchor, shadow=True, meter=True)
+
     @property
     def label(self) -> str:
+        if self.meter:
+            return "billing meter"
         period = "month" if self.period_months == 1 else f"{self.period_months} months"
         if self.period_months == 12:
             period = "year"

@@ -46,9 +46,12 @@ def subscription_rule(limits: resources_pb2.SubscriptionLimits) -> Rule:
     quota = None
     if limits.HasField("quota"):
         q = limits.quota
-        quota = Quota(
-            requests=q.requests, period_months=q.period_months, anchor=q.anchor, shadow=q.shadow
-        )
+        if q.meter:
+            quota = Quota.billing_meter(q.period_months, q.anchor)
+        else:
+            quota = Quota(
+                requests=q.requests, period_months=q.period_months, anchor=q.anchor, shadow=q.shadow
+            )
     return Rule(
         tag=f"s{limits.subscription_id}",
         stem="",

@@ -225,10 +225,11 @@ class QuotaUse:
         return max(0, self.limit - self.used)
 
 
-def prepared_quota(subscription: Subscription) -> PreparedQuota | None:
+def prepared_quota(subscription: Subscription, *, metered: bool = False) -> PreparedQuota | None:
     """The quota exactly as the rate limiter prepares it for this subscription (the same
     rows -> xDS resource -> rule path), so its Redis key and billing periods are the
-    request path's own; None without a quota, or with a period the compiler refuses."""
+    request path's own; None without a quota, or with a period the compiler refuses.
+    `metered`: the plan is priced, so without a quota its billing meter is returned."""
     plan = subscription.plan
     plan_row = PlanRow(
         id=plan.pk,
@@ -238,6 +239,7 @@ def prepared_quota(subscription: Subscription) -> PreparedQuota | None:
         quota_requests=plan.quota_requests or 0,
         quota_period_months=plan.quota_period_months,
         quota_shadow=plan.quota_shadow,
+        metered=metered,
     )
     subscription_row = SubscriptionRow(
         id=subscription.pk,

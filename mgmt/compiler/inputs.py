@@ -109,6 +109,7 @@ class PlanRow:
     quota_requests: int = 0  # 0: no quota
     quota_period_months: int = 1
     quota_shadow: bool = False
+    metered: bool = False  # priced (mgmt.billing): its subscriptions' admitted calls are billed
 
 
 @dataclass(frozen=True, slots=True)

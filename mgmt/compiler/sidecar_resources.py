@@ -119,10 +119,17 @@ def effective_quota(
     """The subscription's own quota, else its plan's; periods run from the subscription's start.
 
     An override keeps the plan's period and shadow flag (a plan without a quota: monthly).
+    A priced plan's subscription without a quota gets the billing meter instead: a quota
+    counter, in the same key and periods, that limits nothing. With a quota, the quota's
+    counter is the meter.
     """
     requests = sub.quota_requests or (plan.quota_requests if plan else 0)
     if requests <= 0:
-        return None
+        if plan is None or not plan.metered:
+            return None
+        return resources_pb2.RateLimitQuota(
+            period_months=plan.quota_period_months, anchor=sub.started_at, meter=True
+        )
     return resources_pb2.RateLimitQuota(
         requests=requests,
         period_months=plan.quota_period_months if plan else 1,

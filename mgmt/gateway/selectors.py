@@ -73,6 +73,8 @@ def _windows_by_owner(
 
 def _plans() -> tuple[PlanRow, ...]:
     windows = _windows_by_owner(PlanRateLimit.objects.values_list("plan_id", *_WINDOW_FIELDS))
+    # Plans with a price (mgmt.billing, through its reverse relation) are metered.
+    metered = set(Plan.objects.filter(prices__isnull=False).values_list("id", flat=True))
     return tuple(
         PlanRow(
             p.id,
@@ -83,6 +85,7 @@ def _plans() -> tuple[PlanRow, ...]:
             quota_requests=p.quota_requests or 0,
             quota_period_months=p.quota_period_months,
             quota_shadow=p.quota_shadow,
+            metered=p.id in metered,
         )
         for p in Plan.objects.all()
     )

@@ -130,16 +130,18 @@ class RateLimitWindow(_message.Message):
     def __init__(self, requests: _Optional[int] = ..., window_seconds: _Optional[int] = ..., algorithm: _Optional[_Union[RateLimitWindow.Algorithm, str]] = ..., shadow: _Optional[bool] = ..., unit: _Optional[str] = ...) -> None: ...
 
 class RateLimitQuota(_message.Message):
-    __slots__ = ("requests", "period_months", "anchor", "shadow")
+    __slots__ = ("requests", "period_months", "anchor", "shadow", "meter")
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     PERIOD_MONTHS_FIELD_NUMBER: _ClassVar[int]
     ANCHOR_FIELD_NUMBER: _ClassVar[int]
     SHADOW_FIELD_NUMBER: _ClassVar[int]
+    METER_FIELD_NUMBER: _ClassVar[int]
     requests: int
     period_months: int
     anchor: int
     shadow: bool
-    def __init__(self, requests: _Optional[int] = ..., period_months: _Optional[int] = ..., anchor: _Optional[int] = ..., shadow: _Optional[bool] = ...) -> None: ...
+    meter: bool
+    def __init__(self, requests: _Optional[int] = ..., period_months: _Optional[int] = ..., anchor: _Optional[int] = ..., shadow: _Optional[bool] = ..., meter: _Optional[bool] = ...) -> None: ...
 
 class SubscriptionLimits(_message.Message):
     __slots__ = ("subscription_id", "application_id", "plan", "windows", "quota")

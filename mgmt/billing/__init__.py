@@ -1,0 +1,1 @@
+"""Usage-based billing: prices, metered periods and the bills made from them."""
