@@ -328,6 +328,8 @@ TOLLGATE_COUNTERS_REDIS_URL = os.environ.get("TOLLGATE_COUNTERS_REDIS_URL") or o
 TOLLGATE_BILLING_SETTLE_SECONDS = int(os.environ.get("TOLLGATE_BILLING_SETTLE_SECONDS", "60"))
 # Webhook URLs on private or loopback addresses (SSRF) are refused unless this is set.
 TOLLGATE_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("TOLLGATE_WEBHOOKS_ALLOW_PRIVATE", "") == "1"
+# One delivery attempt's time limit (a slow receiver is a failed attempt, retried later).
+TOLLGATE_WEBHOOKS_TIMEOUT_S = float(os.environ.get("TOLLGATE_WEBHOOKS_TIMEOUT_S", "10"))
 
 # Bearer token Prometheus scrapes mgmt's /metrics with; unset: no /metrics (404).
 TOLLGATE_METRICS_TOKEN = os.environ.get("TOLLGATE_METRICS_TOKEN", "")

@@ -5,7 +5,11 @@ worker skips the locked row; a worker killed mid-close commits nothing, so the n
 closes it. The counter is read before the transaction (no lock held across Redis)."""
 
 import logging
+import os
+import time
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Final
 
 from django.db import transaction
 
@@ -16,6 +20,11 @@ from mgmt.billing.meter_fold import read_units, reconcile
 from mgmt.billing.models import BillingPeriod, Invoice
 
 log = logging.getLogger(__name__)
+
+# Tests only: with this set, a close writes everything, creates that file and waits before
+# committing, so a test can SIGKILL the worker with the transaction open.
+PAUSE_FILE_ENV: Final = "TOLLGATE_BILLING_TEST_PAUSE_FILE"
+PAUSE_SECONDS: Final = 60
 
 
 def close_due(now: datetime, settle: timedelta) -> int:
@@ -81,4 +90,8 @@ def close_period(period_id: int, now: datetime) -> bool:
                 ],
             },
         )
+        pause_file = os.environ.get(PAUSE_FILE_ENV)
+        if pause_file:
+            Path(pause_file).touch()
+            time.sleep(PAUSE_SECONDS)
     return True

@@ -325,6 +325,9 @@ class WebhookDelivery(models.Model):
         ]
         indexes = [models.Index(fields=["state", "next_attempt_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.event_id} to {self.endpoint_id} ({self.state})"
+
 
 class DeliveryAttempt(models.Model):
     """The delivery log: each attempt, its answer and how long it took."""

@@ -33,7 +33,8 @@ def deliver_event(event_id: str) -> int:
     return webhook_delivery.deliver_event(event_id)
 
 
-@shared_task(name="tollgate.billing.deliver_webhooks")
+# A sweep attempts at most 100 deliveries of at most TOLLGATE_WEBHOOKS_TIMEOUT_S each.
+@shared_task(name="tollgate.billing.deliver_webhooks", time_limit=1800, soft_time_limit=1700)
 def deliver_webhooks(now: str | None = None) -> int:
     """Every minute: deliveries due (retries, and any whose hand-off was lost)."""
     return webhook_delivery.deliver_due(_now(now))

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -93,13 +94,10 @@ def _send(delivery: WebhookDelivery, at: datetime) -> DeliveryResult:
         signed = webhook_signing.headers(
             endpoint.secret, delivery.event_id, int(at.timestamp()), body
         )
-    except ValueError:
-        # Never the secret itself in the message: only that it is unusable.
+    except ValueError as unsignable:
+        # A malformed stored secret or event id; the message names neither's content.
         return DeliveryResult(
-            status=None,
-            error="the endpoint's signing secret is not valid: rotate it",
-            response_excerpt="",
-            duration_ms=0,
+            status=None, error=f"not signed: {unsignable}", response_excerpt="", duration_ms=0
         )
     return webhook_sender.deliver(target, signed, body, timeout_s=_timeout_s())
 
@@ -112,36 +110,37 @@ def _record(
     or a worker that took over a lapsed claim owns the schedule from then on)."""
     attempt_number = delivery.attempts + 1
     error = result.error[:_ERROR_CHARS]
-    DeliveryAttempt.objects.create(
-        delivery=delivery,
-        at=at,
-        status=result.status,
-        error=error,
-        response_excerpt=result.response_excerpt[:_EXCERPT_CHARS],
-        duration_ms=max(result.duration_ms, 0),
-    )
-    pending = WebhookDelivery.objects.filter(pk=delivery.pk, state=PENDING)
     finished = at + timedelta(milliseconds=result.duration_ms)
-    if webhook_schedule.is_success(result.status):
-        pending.update(
-            state=WebhookDelivery.State.DELIVERED,
-            attempts=F("attempts") + 1,
-            last_status=result.status,
-            last_error="",
-            delivered_at=finished,
-            next_attempt_at=None,
+    pending = WebhookDelivery.objects.filter(pk=delivery.pk, state=PENDING)
+    with transaction.atomic():  # the log line and its outcome together, or neither
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            at=at,
+            status=result.status,
+            error=error,
+            response_excerpt=result.response_excerpt[:_EXCERPT_CHARS],
+            duration_ms=max(result.duration_ms, 0),
         )
-        outcome = "delivered"
-    else:
-        retry_at = webhook_schedule.next_attempt_at(attempt_number, finished, _jitter)
-        pending.filter(next_attempt_at=lease_until).update(
-            state=PENDING if retry_at is not None else WebhookDelivery.State.FAILED,
-            attempts=F("attempts") + 1,
-            last_status=result.status,
-            last_error=(error or f"HTTP {result.status}")[:_LAST_ERROR_CHARS],
-            next_attempt_at=retry_at,
-        )
-        outcome = "retry scheduled" if retry_at is not None else "failed, given up"
+        if webhook_schedule.is_success(result.status):
+            pending.update(
+                state=WebhookDelivery.State.DELIVERED,
+                attempts=F("attempts") + 1,
+                last_status=result.status,
+                last_error="",
+                delivered_at=finished,
+                next_attempt_at=None,
+            )
+            outcome = "delivered"
+        else:
+            retry_at = webhook_schedule.next_attempt_at(attempt_number, finished, _jitter)
+            pending.filter(next_attempt_at=lease_until).update(
+                state=PENDING if retry_at is not None else WebhookDelivery.State.FAILED,
+                attempts=F("attempts") + 1,
+                last_status=result.status,
+                last_error=(error or f"HTTP {result.status}")[:_LAST_ERROR_CHARS],
+                next_attempt_at=retry_at,
+            )
+            outcome = "retry scheduled" if retry_at is not None else "failed, given up"
     # Ids and outcome only: the URL may carry the receiver's own token, headers our signature.
     log.info(
         "webhook %s to endpoint %s, attempt %d: status %s, %s%s",

@@ -497,6 +497,49 @@ def test_a_check_that_times_out_after_redis_admitted_the_limit_is_not_admitted_a
     assert isinstance(late, Refused) and b"unreachable" in late.body
 
 
+def test_calls_admitted_locally_while_redis_was_down_are_added_to_the_meter_when_it_returns(
+    own_redis: OwnRedis, unique: int
+) -> None:
+    """The meter of record bills what was admitted: units a fail-open sidecar admitted alone
+    are added to the quota's (here: the billing meter's) bucket once Redis answers again."""
+    own_redis.start()
+    quota = resources_pb2.RateLimitQuota(period_months=1, anchor=1_700_000_000, meter=True)
+
+    async def main() -> tuple[list[Outcome], int]:
+        rules = meter_rules(unique, window(100, 3600, unit="hour"), quota=quota)
+        counters = AsyncCounterStore(own_redis.url, timeout=0.2, probe_interval=0.05)
+        meter = Meter(rules, counters, local=LocalLimits(sidecars=1))
+        rule = meter.rule_of(str(unique))
+        assert rule is not None and rule.quota is not None
+        sweeper = asyncio.create_task(meter.sweep(0.02))
+        try:
+            outcomes = [await settle(meter.count(rule, 1, False))]
+            await asyncio.sleep(0.6)  # any lease of that call given back
+            own_redis.kill()
+            outcomes += [await settle(meter.count(rule, 2, False)) for _ in range(3)]
+            own_redis.start()
+            deadline = time.monotonic() + 10
+            while meter.owed or not counters.healthy:
+                assert time.monotonic() < deadline, "the owed units were never added"
+                await asyncio.sleep(0.05)
+        finally:
+            sweeper.cancel()
+            await counters.close()
+        now_ms = int(time.time() * 1000)
+        bucket = str(rule.quota.period_at(now_ms).index)
+        client = redis.Redis.from_url(own_redis.url)
+        try:
+            counted = int(client.hget(rule.quota.key, bucket) or 0)
+        finally:
+            client.close()
+        return outcomes, counted
+
+    outcomes, counted = asyncio.run(main())
+    assert all(isinstance(o, Admitted) for o in outcomes)
+    assert outcomes[1:] == [UNMETERED] * 3  # counted locally
+    assert counted == 1 + 3 * 2
+
+
 def test_a_fail_open_cost_above_the_local_share_is_refused_without_retry_after(
     unique: int,
 ) -> None:
