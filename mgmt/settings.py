@@ -170,6 +170,7 @@ SPECTACULAR_SETTINGS = {
         "LimitRequestState": "mgmt.gateway.models.LimitRequest.State",
         "KeyState": "mgmt.devapi.serializers.access.KEY_STATES",
         "InvitationState": "mgmt.devapi.serializers.accounts.INVITATION_STATES",
+        "InvoiceState": "mgmt.billing.models.Invoice.State",
     },
 }
 

@@ -14,6 +14,7 @@ register_converter(path_converters.VersionConverter, "version")
 urlpatterns = [
     path("", RedirectView.as_view(url="/portal/", permanent=False)),
     path("admin/analytics/", include("mgmt.analytics.urls")),
+    path("admin/billing/reports/", include("mgmt.billing.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("mgmt.devapi.urls")),
     path("portal/", include("mgmt.portal.urls")),

@@ -11,6 +11,7 @@ from typing import Final
 from django.db import transaction
 from django.utils import timezone
 
+from mgmt.billing.currencies import quantize
 from mgmt.billing.events import emit
 from mgmt.billing.models import CreditNote, DocumentSequence, Invoice
 from mgmt.gateway.models import Organization
@@ -53,7 +54,8 @@ def create_credit_note(invoice: Invoice, amount: Decimal, reason: str) -> Credit
     left = invoice.total - credited(invoice)
     if amount > left:
         raise DocumentError(
-            f"at most {left} {invoice.currency} is left to credit on {invoice.number}"
+            f"at most {quantize(left, invoice.currency)} {invoice.currency} is left to credit "
+            f"on {invoice.number}"
         )
     if not reason.strip():
         raise DocumentError("a credit note says why")

@@ -4,7 +4,15 @@ the caller's membership of that organization (mgmt.devapi.views.common)."""
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from mgmt.devapi.views import accounts, applications, catalog, members, subscriptions, usage
+from mgmt.devapi.views import (
+    accounts,
+    applications,
+    billing,
+    catalog,
+    members,
+    subscriptions,
+    usage,
+)
 from mgmt.devapi.views.fallback import unknown_path
 
 app_name = "devapi"
@@ -104,6 +112,14 @@ urlpatterns = [
     # usage
     path("orgs/<slug:org>/usage", usage.OrganizationUsageView.as_view(), name="usage"),
     path(f"{APP}/usage", usage.ApplicationUsageView.as_view(), name="application-usage"),
+    # invoices (owners and billing members)
+    path("orgs/<slug:org>/invoices", billing.InvoiceListView.as_view(), name="invoices"),
+    path("orgs/<slug:org>/invoices.csv", billing.InvoiceCsvView.as_view(), name="invoices-csv"),
+    path(
+        "orgs/<slug:org>/invoices/<slug:invoice>",
+        billing.InvoiceDetailView.as_view(),
+        name="invoice",
+    ),
     # Anything else under /api/v1/ is a problem+json 404, not Django's HTML page.
     # [\s\S] and \Z: a path with a newline in it is unknown too, not Django's HTML 404.
     re_path(r"^[\s\S]*\Z", unknown_path, name="unknown"),

@@ -2,6 +2,8 @@
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -9,6 +11,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from mgmt.billing.models import PlanPrice, PriceTier
 from mgmt.gateway import services
 from mgmt.gateway.models import (
     Api,
@@ -144,6 +147,7 @@ def seed_demo(
     )
     if created:
         PlanRateLimit.objects.create(plan=pro, requests=100, unit="second")
+    _demo_prices(pro)
     if rate_limited and not plan.rate_limits.exists():
         PlanRateLimit.objects.create(plan=plan, requests=10, unit="second")
         PlanRateLimit.objects.create(plan=plan, requests=10_000, unit="day")
@@ -159,6 +163,23 @@ def seed_demo(
         user_model.objects.create_superuser("admin", "admin@example.com", admin_password)
     _demo_partner(partner, admin_password)
     return Demo(_demo_key(key_file, application), "admin", admin_password)
+
+
+def _demo_prices(pro: Plan) -> None:
+    """Pro has a fee, a million calls included, then graduated tiers (Free stays unpriced:
+    its calls are not metered). Seeded once: a price in force is kept."""
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    if not pro.prices.exists():
+        price = PlanPrice.objects.create(
+            plan=pro,
+            valid_from=since,
+            currency="EUR",
+            fee=Decimal("49.00"),
+            included_units=1_000_000,
+            model="graduated",
+        )
+        PriceTier.objects.create(price=price, up_to=9_000_000, unit_price=Decimal("0.00005"))
+        PriceTier.objects.create(price=price, up_to=None, unit_price=Decimal("0.00002"))
 
 
 def _organization(slug: str, name: str, contact: str) -> Organization:

@@ -4,6 +4,7 @@ of their recent usage."""
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from mgmt.billing.invoice_view import sees_billing
 from mgmt.developers import selectors
 from mgmt.developers.roles import Action, may
 from mgmt.portal.guards import allow_methods, member_page, signed_in_user
@@ -21,6 +22,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "membership": membership,
                 "applications": applications,
                 "can_manage": may(membership.role, Action.MANAGE_APPLICATIONS),
+                "sees_billing": sees_billing(membership.role),
                 "usage": dashboard_summary(membership, applications),
             }
         )

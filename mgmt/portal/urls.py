@@ -6,6 +6,7 @@ from django.urls import URLPattern, path, re_path
 from mgmt.portal import (
     accounts_views,
     applications_views,
+    billing_views,
     catalog_views,
     dashboard_views,
     docs_views,
@@ -88,4 +89,7 @@ urlpatterns: list[URLPattern] = [
         members_views.revoke_invitation,
         name="revoke-invitation",
     ),
+    # Invoices (owners and billing members)
+    path("orgs/<slug:org>/invoices", billing_views.invoices, name="invoices"),
+    path("orgs/<slug:org>/invoices/<slug:reference>", billing_views.invoice, name="invoice"),
 ]

@@ -7,6 +7,7 @@ import tempfile
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 
+from mgmt.billing.models import BillingPeriod, Invoice
 from mgmt.developers import access, accounts
-from mgmt.gateway.models import Membership, Role
+from mgmt.gateway.models import Membership, Role, Subscription
 from mgmt.wsgi import application
 from tests.devapi.world import PASSWORD, World, build_world
 from tests.mgmt import factories
@@ -64,6 +66,26 @@ def world(db: None, settings: Any) -> World:
     return build_world()
 
 
+def _draft_invoice(subscription: Subscription) -> Invoice:
+    """A running draft of the subscription's first period, as the meter fold opens it."""
+    start = subscription.started_at
+    period = BillingPeriod.objects.create(
+        subscription=subscription,
+        subscription_ref=subscription.pk,
+        index=0,
+        starts_at=start,
+        ends_at=start + timedelta(days=30),
+        issuer_id=subscription.product.organization_id,
+        partner_id=subscription.application.organization_id,
+        application_name=subscription.application.name,
+        product_name=subscription.product.name,
+        counter_key=f"tg:{{s{subscription.pk}}}::q1@0",
+    )
+    return Invoice.objects.create(
+        period=period, issuer_id=period.issuer_id, partner_id=period.partner_id, currency="EUR"
+    )
+
+
 def _real(world: World) -> Real:
     """Alice's world (the caller's), a spare application with a subscription and no limit
     request, a plan nobody is subscribed to, and the tokens the account flows look for."""
@@ -96,6 +118,7 @@ def _real(world: World) -> Real:
         "product": world.free.product.slug,
         "api": world.version.api.slug,
         "version": world.version.version,
+        "invoice": str(_draft_invoice(alice.subscription).pk),
     }
     spare_ones = {
         **ours,
@@ -112,6 +135,7 @@ def _real(world: World) -> Real:
         "request_id": str(bob.limit_request.pk),
         "invitation_id": str(bob.invitation.pk),
         "member_id": str(bob.teammate.pk),
+        "invoice": str(_draft_invoice(bob.subscription).pk),
     }
     values: dict[str, list[Any]] = {
         name: [v for v in dict.fromkeys((ours[name], spare_ones[name], theirs.get(name))) if v]
