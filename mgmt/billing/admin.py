@@ -8,12 +8,11 @@ of (the roles that see billing); superusers see all.
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import ForeignKey, OuterRef, QuerySet, Subquery
 from django.forms import ModelChoiceField
@@ -28,6 +27,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from mgmt.billing import webhooks_admin  # noqa: F401
+from mgmt.billing.access import scoped
 from mgmt.billing.currencies import is_currency, minor_units, quantize
 from mgmt.billing.documents import (
     DocumentError,
@@ -41,28 +41,7 @@ from mgmt.billing.models import CreditNote, Invoice, InvoiceLine, PlanPrice, Pri
 from mgmt.billing.price_forms import PlanPriceForm, PriceTierFormSet, in_force
 from mgmt.billing.pricing import EN_DASH
 from mgmt.billing.revenue import add_months, money
-from mgmt.gateway.models import Organization, Plan, Role
-
-# The members who see billing (the issue's roles); developers of an organization do not.
-BILLING_ROLES: Final = (Role.OWNER, Role.BILLING)
-
-
-def billing_organizations(request: HttpRequest) -> QuerySet[Organization] | None:
-    """The organizations whose billing the signed-in user sees; None: every one."""
-    user = request.user
-    if not isinstance(user, User):
-        return Organization.objects.none()
-    if user.is_superuser:
-        return None
-    return Organization.objects.filter(memberships__user=user, memberships__role__in=BILLING_ROLES)
-
-
-def scoped(request: HttpRequest, rows: QuerySet[Any], organization_path: str) -> QuerySet[Any]:
-    organizations = billing_organizations(request)
-    if organizations is None:
-        return rows
-    return rows.filter(**{f"{organization_path}__in": organizations.values("pk")})
-
+from mgmt.gateway.models import Plan
 
 # --- prices ----------------------------------------------------------------------------------
 

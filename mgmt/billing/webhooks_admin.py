@@ -11,7 +11,6 @@ from typing import Any, Final
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.related import ForeignKey
@@ -23,6 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from mgmt.billing.access import billing_organizations, scoped
 from mgmt.billing.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from mgmt.billing.webhook_delivery import body_of
 from mgmt.billing.webhook_endpoints import (
@@ -33,10 +33,6 @@ from mgmt.billing.webhook_endpoints import (
     create_endpoint,
     rotate_secret,
 )
-from mgmt.gateway.models import Organization, Role
-
-# The members who see billing (the issue's roles); developers of an organization do not.
-BILLING_ROLES: Final = (Role.OWNER, Role.BILLING)
 
 # Rendered into the one response that answers the creation (or a rotation): never put in a
 # message, which the cookie or session storage would keep beyond this page.
@@ -53,25 +49,6 @@ it, Standard Webhooks style: check the <code>webhook-signature</code> header.</p
  · <a href="{% url 'admin:billing_webhookendpoint_changelist' %}">All endpoints</a></p>
 {% endblock %}"""
 )
-
-
-def managed_organizations(request: HttpRequest) -> QuerySet[Organization] | None:
-    """The organizations whose billing webhooks the signed-in user manages; None: all."""
-    user = request.user
-    if not isinstance(user, User):
-        return Organization.objects.none()
-    if user.is_superuser:
-        return None
-    return Organization.objects.filter(
-        memberships__user=user, memberships__role__in=BILLING_ROLES
-    ).distinct()
-
-
-def _scoped(request: HttpRequest, rows: QuerySet[Any], organization_path: str) -> QuerySet[Any]:
-    organizations = managed_organizations(request)
-    if organizations is None:
-        return rows
-    return rows.filter(**{f"{organization_path}__in": organizations.values("pk")})
 
 
 def _secret_page(
@@ -156,13 +133,13 @@ class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
             .get_queryset(request)
             .annotate(last_delivery_state=Subquery(latest.values("state")[:1]))
         )
-        return _scoped(request, rows, "organization")
+        return scoped(request, rows, "organization")
 
     def formfield_for_foreignkey(
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> ModelChoiceField[Any] | None:
         if db_field.name == "organization":
-            organizations = managed_organizations(request)
+            organizations = billing_organizations(request)
             if organizations is not None:
                 kwargs["queryset"] = organizations
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -255,7 +232,7 @@ class WebhookEventAdmin(_ReadOnly, admin.ModelAdmin[WebhookEvent]):
             f"deliveries_{state}": Count("deliveries", filter=Q(deliveries__state=state))
             for state in WebhookDelivery.State.values
         }
-        return _scoped(request, super().get_queryset(request).annotate(**counts), "organization")
+        return scoped(request, super().get_queryset(request).annotate(**counts), "organization")
 
     @admin.display(description="deliveries")
     def deliveries_summary(self, event: WebhookEvent) -> str:
@@ -309,7 +286,7 @@ class WebhookDeliveryAdmin(_ReadOnly, admin.ModelAdmin[WebhookDelivery]):
     actions = ("retry_now",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
-        return _scoped(request, super().get_queryset(request), "endpoint__organization")
+        return scoped(request, super().get_queryset(request), "endpoint__organization")
 
     @admin.display(description="body (as sent)")
     def payload(self, delivery: WebhookDelivery) -> SafeString:

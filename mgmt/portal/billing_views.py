@@ -5,12 +5,8 @@ developer API's /invoices (mgmt.billing.invoice_view)."""
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from mgmt.billing.invoice_view import (
-    billing_membership,
-    partner_invoice,
-    partner_invoices,
-    view_of,
-)
+from mgmt.billing.invoice_view import view_of
+from mgmt.billing.selectors import billing_membership, partner_invoice, partner_invoices
 from mgmt.portal.guards import allow_methods, member_page, signed_in_user
 
 

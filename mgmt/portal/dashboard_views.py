@@ -4,7 +4,7 @@ of their recent usage."""
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from mgmt.billing.invoice_view import sees_billing
+from mgmt.billing.access import sees_billing
 from mgmt.developers import selectors
 from mgmt.developers.roles import Action, may
 from mgmt.portal.guards import allow_methods, member_page, signed_in_user

@@ -17,14 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mgmt.billing.invoice_csv import cell
-from mgmt.billing.invoice_view import (
-    InvoiceView,
-    billing_membership,
-    partner_invoice,
-    partner_invoices,
-    view_of,
-)
+from mgmt.billing.invoice_view import InvoiceView, view_of
 from mgmt.billing.models import Invoice
+from mgmt.billing.selectors import billing_membership, partner_invoice, partner_invoices
 from mgmt.devapi.pagination import Pagination
 from mgmt.devapi.serializers import billing as s
 from mgmt.devapi.views.common import OrgScopedView, documented, output, user_of
