@@ -26,7 +26,6 @@ from django.http import (
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from mgmt.billing import webhooks_admin  # noqa: F401
 from mgmt.billing.access import scoped
 from mgmt.billing.currencies import is_currency, minor_units, quantize
 from mgmt.billing.documents import (
@@ -41,6 +40,7 @@ from mgmt.billing.models import CreditNote, Invoice, InvoiceLine, PlanPrice, Pri
 from mgmt.billing.price_forms import PlanPriceForm, PriceTierFormSet, in_force
 from mgmt.billing.pricing import EN_DASH
 from mgmt.billing.revenue import add_months, money
+from mgmt.billing.webhooks_admin import ReadOnly  # the import registers its pages
 from mgmt.gateway.models import Plan
 
 # --- prices ----------------------------------------------------------------------------------
@@ -153,22 +153,13 @@ class PlanPriceAdmin(admin.ModelAdmin[PlanPrice]):
 # --- invoices --------------------------------------------------------------------------------
 
 
-class _InvoicePart:
+class _InvoicePart(ReadOnly):
     """Lines and credit notes are part of the invoice: seen with it, never edited here."""
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("billing.view_invoice") or request.user.has_perm(
             "billing.change_invoice"
         )
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class InvoiceLineInline(_InvoicePart, admin.TabularInline[InvoiceLine, Invoice]):

@@ -188,8 +188,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
         return _secret_page(request, chosen[0], secret, "Signing secret rotated")
 
 
-class _ReadOnly:
-    """What the webhook workers write is read here, never written."""
+class ReadOnly:
+    """Rows written by the billing jobs (events, deliveries, invoices' parts) are read in
+    admin, never written there."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -201,7 +202,7 @@ class _ReadOnly:
         return False
 
 
-class DeliveryInline(_ReadOnly, admin.TabularInline[WebhookDelivery, WebhookEvent]):
+class DeliveryInline(ReadOnly, admin.TabularInline[WebhookDelivery, WebhookEvent]):
     model = WebhookDelivery
     extra = 0
     fields = ("endpoint", "state", "attempts", "last_status", "next_attempt_at", "delivered_at")
@@ -213,7 +214,7 @@ class DeliveryInline(_ReadOnly, admin.TabularInline[WebhookDelivery, WebhookEven
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(_ReadOnly, admin.ModelAdmin[WebhookEvent]):
+class WebhookEventAdmin(ReadOnly, admin.ModelAdmin[WebhookEvent]):
     list_display = ("id", "type", "subject", "organization", "created_at", "deliveries_summary")
     list_select_related = ("organization",)
     list_filter = ("type",)
@@ -244,7 +245,7 @@ class WebhookEventAdmin(_ReadOnly, admin.ModelAdmin[WebhookEvent]):
         return ", ".join(parts) or "none (no endpoint wanted it)"
 
 
-class AttemptInline(_ReadOnly, admin.TabularInline[DeliveryAttempt, WebhookDelivery]):
+class AttemptInline(ReadOnly, admin.TabularInline[DeliveryAttempt, WebhookDelivery]):
     model = DeliveryAttempt
     extra = 0
     fields = ("at", "status", "error", "duration_ms", "response_excerpt")
@@ -256,7 +257,7 @@ class AttemptInline(_ReadOnly, admin.TabularInline[DeliveryAttempt, WebhookDeliv
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(_ReadOnly, admin.ModelAdmin[WebhookDelivery]):
+class WebhookDeliveryAdmin(ReadOnly, admin.ModelAdmin[WebhookDelivery]):
     list_display = (
         "event",
         "endpoint",
