@@ -2,7 +2,7 @@
 it is in, with its first segment (plan and the price in force at the period's start) and a
 draft invoice. Idempotent: opening twice finds what the first made."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
@@ -26,8 +26,13 @@ def price_in_force(plan: Plan, at: datetime) -> PlanPrice | None:
 def open_periods(now: datetime) -> int:
     """Opens the current period of every billed subscription that lacks one; how many."""
     opened = 0
+    # Those with a period running now need nothing: one query, not one per subscription.
+    running = BillingPeriod.objects.filter(starts_at__lte=now, ends_at__gt=now).values(
+        "subscription_ref"
+    )
     subscriptions = (
         Subscription.objects.filter(state__in=BILLED_STATES, plan__prices__isnull=False)
+        .exclude(pk__in=running)
         .distinct()
         .select_related("plan", "product", "application")
     )
@@ -82,7 +87,3 @@ def open_period(subscription: Subscription, now: datetime) -> BillingPeriod | No
     except IntegrityError:
         return None  # made meanwhile by another run
     return made
-
-
-def utc(at: datetime) -> datetime:
-    return at.astimezone(UTC)

@@ -16,6 +16,7 @@ from mgmt.billing import tasks
 from mgmt.billing.close import close_due
 from mgmt.billing.meter_fold import fold_meters
 from mgmt.billing.models import BillingPeriod, Invoice, PlanPrice, WebhookEvent
+from mgmt.billing.periods import open_periods
 from mgmt.billing.plan_changes import cut_segment
 from mgmt.billing.pricing import price_period
 from mgmt.gateway.models import Plan, Subscription
@@ -172,3 +173,15 @@ def test_a_plan_change_mid_period_bills_each_plan_its_units_and_its_share_of_the
     descriptions = list(invoice.lines.values_list("description", flat=True))
     assert descriptions[0].startswith("Pay as you go: ")
     assert descriptions[-1].startswith("Premium: ")
+
+
+@pytest.mark.django_db
+def test_opening_periods_costs_one_query_when_every_subscription_has_its_period(
+    counters: "redis.Redis", django_assert_max_num_queries: Any
+) -> None:
+    for name in ("acme", "globex", "initech"):
+        priced_world(name)
+    during = STARTED + timedelta(days=2)
+    assert fold_meters(during).opened == 3
+    with django_assert_max_num_queries(1):
+        assert open_periods(during) == 0
