@@ -65,6 +65,9 @@ def receiver() -> Iterator[Receiver]:
         server.server_close()
 
 
+# One transport: the meter is counted by the same decision on both (the rate-limit e2e
+# tests cover the two), and the suite's time is kept under its limit.
+@pytest.mark.parametrize("gateway", ["http"], indirect=True)
 def test_a_priced_plan_is_invoiced_exactly_what_the_gateway_admitted_once(
     gateway: Gateway, scenario: Any, settings: Any
 ) -> None:
