@@ -192,7 +192,9 @@ def test_killing_mgmt_and_xds_server_under_load_fails_nothing_and_converges(
         )
         assert failed == [], f"failed requests: {failed[:20]}"
         assert revoked_after < restarted_at - killed_at  # written while they were down
-        assert len(during) > 3 * LOAD_PER_SECOND  # the load was real, not a trickle
+        # The load was real, not a trickle: most of the paced requests of the whole window
+        # were sent (a window's length depends on how fast the restarts were, not on us).
+        assert len(during) > 0.8 * LOAD_PER_SECOND * (end - killed_at)
         assert during.count(200) > 0
         assert status_with(run, run.demo_api_key()) in ANSWERED
         output = run.runner_output()
