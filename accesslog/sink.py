@@ -17,9 +17,9 @@ from importlib import resources
 from typing import Any, Final
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
-from redis.retry import Retry
 
 from accesslog import usage_keys as keys
 from accesslog.rollup import Batch

@@ -14,8 +14,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from ratelimit_svc.leases import Release
 from ratelimit_svc.redis_store import RELEASE_SCRIPT, SCRIPT, ScriptResult, StoreUnavailable
