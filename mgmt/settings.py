@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "mgmt.portal",
     "mgmt.analytics",
     "mgmt.billing",
+    "mgmt.tls",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +213,12 @@ if len(TOLLGATE_INTERNAL_TOKEN) < 16:
 # Where Envoy's gateway listener binds (compiled into the LDS listener).
 TOLLGATE_GATEWAY_ADDRESS = os.environ.get("TOLLGATE_GATEWAY_ADDRESS", "127.0.0.1")
 TOLLGATE_GATEWAY_PORT = int(os.environ.get("TOLLGATE_GATEWAY_PORT", "10000"))
+# The HTTPS listener (certificates in admin → TLS, served over SDS); 0 turns it off.
+TOLLGATE_GATEWAY_HTTPS_PORT = int(os.environ.get("TOLLGATE_GATEWAY_HTTPS_PORT", "0"))
+# The key that seals TLS private keys at rest; xds_server is given the same file.
+TOLLGATE_SECRETS_KEY_FILE = (
+    Path(_key_file) if (_key_file := os.environ.get("TOLLGATE_SECRETS_KEY_FILE")) else None
+)
 # Envoy's time budget for one ext_authz Check before failing closed with 503.
 TOLLGATE_EXTAUTHZ_TIMEOUT_MS = int(os.environ.get("TOLLGATE_EXTAUTHZ_TIMEOUT_MS", "250"))
 # How Envoy calls ext_authz: "http" (its HTTP mode, the default: about twice as fast in

@@ -24,6 +24,7 @@ from xds_server.errors import CredentialsError
 from xds_server.metrics import XdsCollector, XdsMetrics
 from xds_server.node_reports import Forward, logged_only, mgmt_forwarder
 from xds_server.reporter import EventReporter, post
+from xds_server.sealing import SealingError, read_sealing_key
 from xds_server.server import StreamLimits, create_server, set_health
 from xds_server.settings import Settings
 from xds_server.source import FileSnapshotSource, MgmtSnapshotSource
@@ -66,9 +67,12 @@ async def serve(settings: Settings, snapshot_file: Path | None) -> None:
             reporter.submit(event)
 
     cache = SnapshotCache(on_event=on_event)
+    sealing_key = read_sealing_key(settings.secrets_key_file)
     tasks: list[asyncio.Task[None]] = []
     if snapshot_file is not None:
-        file_source = FileSnapshotSource(cache, snapshot_file, poll_interval=settings.poll_interval)
+        file_source = FileSnapshotSource(
+            cache, snapshot_file, poll_interval=settings.poll_interval, sealing_key=sealing_key
+        )
         file_source.load()
         tasks.append(asyncio.create_task(file_source.run()))
     else:
@@ -78,6 +82,7 @@ async def serve(settings: Settings, snapshot_file: Path | None) -> None:
             token=settings.internal_token,
             state_dir=settings.state_dir,
             poll_interval=settings.poll_interval,
+            sealing_key=sealing_key,
         )
         source.load_state()
         tasks.append(asyncio.create_task(source.run()))
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     try:
         asyncio.run(serve(Settings.from_env(), args.snapshot_file))
-    except CredentialsError as exc:
+    except (CredentialsError, SealingError) as exc:
         log.error("%s", exc)
         sys.exit(2)
 

@@ -35,6 +35,9 @@ class Settings:
     max_streams_per_credential: int = 8
     # Prometheus /metrics, on `address`; 0 turns it off.
     metrics_port: int = 18008
+    # The key that opens the TLS private keys sealed in snapshots (mgmt holds the same file).
+    # Without it, a snapshot carrying certificates is refused.
+    secrets_key_file: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,4 +60,5 @@ class Settings:
                 env.get("TOLLGATE_XDS_MAX_STREAMS_PER_CREDENTIAL", d.max_streams_per_credential)
             ),
             metrics_port=int(env.get("TOLLGATE_XDS_METRICS_PORT", d.metrics_port)),
+            secrets_key_file=Path(raw) if (raw := env.get("TOLLGATE_SECRETS_KEY_FILE")) else None,
         )

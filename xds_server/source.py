@@ -17,6 +17,7 @@ from pathlib import Path
 from xds_server.cache import DEFAULT_GROUP, SnapshotCache
 from xds_server.errors import InconsistentSnapshot, InvalidSnapshot, SourceUnavailable
 from xds_server.snapshot import Snapshot
+from xds_server.tls_secrets import open_secrets
 
 SNAPSHOT_PATH = "/internal/xds/snapshot"
 STATE_FILE = "snapshot.pb"
@@ -68,6 +69,7 @@ class MgmtSnapshotSource:
         poll_interval: float = 0.2,
         group: str = DEFAULT_GROUP,
         timeout: float = 5.0,
+        sealing_key: bytes | None = None,
     ) -> None:
         if not mgmt_url.startswith(("http://", "https://")):
             raise ValueError(f"mgmt URL must be http(s): {mgmt_url!r}")
@@ -78,6 +80,7 @@ class MgmtSnapshotSource:
         self._interval = poll_interval
         self._group = group
         self._timeout = timeout
+        self._sealing_key = sealing_key
         self.current: Snapshot | None = None
         self._outage: str | None = None  # the reason mgmt is down, while it is
         self._refused: str | None = None  # last inconsistent version, logged once
@@ -89,7 +92,9 @@ class MgmtSnapshotSource:
             data = self.state_file.read_bytes()
         except FileNotFoundError:
             return None
-        snap = serve_file_bytes(self._cache, self._group, data, self.state_file)
+        snap = serve_file_bytes(
+            self._cache, self._group, data, self.state_file, sealing_key=self._sealing_key
+        )
         if snap is not None:
             self.current = snap
         return snap
@@ -130,7 +135,7 @@ class MgmtSnapshotSource:
 
     async def _apply(self, body: bytes) -> Snapshot | None:
         try:
-            snap = Snapshot.from_bytes(body)
+            snap = open_secrets(Snapshot.from_bytes(body), self._sealing_key)
         except InvalidSnapshot as exc:
             log.error("mgmt sent an unreadable snapshot: %s", exc)
             return None
@@ -152,10 +157,13 @@ class MgmtSnapshotSource:
         return snap
 
 
-def serve_file_bytes(cache: SnapshotCache, group: str, data: bytes, path: Path) -> Snapshot | None:
-    """Set the snapshot read from `path` on the cache; None (logged) if it cannot be served."""
+def serve_file_bytes(
+    cache: SnapshotCache, group: str, data: bytes, path: Path, *, sealing_key: bytes | None = None
+) -> Snapshot | None:
+    """Set the snapshot read from `path` on the cache; None (logged) if it cannot be served.
+    The file keeps private keys sealed; they are opened here, in memory."""
     try:
-        snap = Snapshot.from_bytes(data)
+        snap = open_secrets(Snapshot.from_bytes(data), sealing_key)
         cache.set_snapshot(group, snap)
     except InvalidSnapshot as exc:
         log.error("not serving the snapshot in %s: %s", path, exc)
@@ -174,8 +182,10 @@ class FileSnapshotSource:
         *,
         poll_interval: float = 0.2,
         group: str = DEFAULT_GROUP,
+        sealing_key: bytes | None = None,
     ) -> None:
         self._cache = cache
+        self._sealing_key = sealing_key
         self.path = path
         self._interval = poll_interval
         self._group = group
@@ -213,7 +223,9 @@ class FileSnapshotSource:
         return data
 
     def _apply(self, data: bytes) -> Snapshot | None:
-        snap = serve_file_bytes(self._cache, self._group, data, self.path)
+        snap = serve_file_bytes(
+            self._cache, self._group, data, self.path, sealing_key=self._sealing_key
+        )
         if snap is not None:
             self.current = snap
         return snap

@@ -11,6 +11,7 @@ CLUSTER: Final = _ENVOY + "cluster.v3.Cluster"
 ENDPOINT: Final = _ENVOY + "endpoint.v3.ClusterLoadAssignment"
 LISTENER: Final = _ENVOY + "listener.v3.Listener"
 ROUTE: Final = _ENVOY + "route.v3.RouteConfiguration"
+SECRET: Final = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"  # noqa: S105
 
 _TOLLGATE: Final = "type.googleapis.com/tollgate.v1."
 CREDENTIAL_SHARD: Final = _TOLLGATE + "CredentialShard"
@@ -20,6 +21,8 @@ API_POLICY: Final = _TOLLGATE + "ApiPolicy"
 RATE_LIMIT_SHARD: Final = _TOLLGATE + "RateLimitShard"
 
 PUSH_ORDER: Final = (
+    # Certificates first: a listener whose certificate Envoy has not fetched stays closed.
+    SECRET,
     CLUSTER,
     ENDPOINT,
     LISTENER,
@@ -35,11 +38,11 @@ PUSH_ORDER: Final = (
 )
 
 # Types whose requests name the resources they want (the rest are wildcard).
-NAMED_TYPES: Final = frozenset({ENDPOINT, ROUTE})
+NAMED_TYPES: Final = frozenset({ENDPOINT, ROUTE, SECRET})
 
 # What each role of client may read (xds_server.auth): Envoy never sees key hashes, and a
-# sidecar never sees listeners.
-ENVOY_TYPES: Final = frozenset({CLUSTER, ENDPOINT, LISTENER, ROUTE})
+# sidecar never sees listeners or private keys.
+ENVOY_TYPES: Final = frozenset({CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET})
 TOLLGATE_TYPES: Final = frozenset(
     {CREDENTIAL_SHARD, APPLICATION_SHARD, PLAN, API_POLICY, RATE_LIMIT_SHARD}
 )

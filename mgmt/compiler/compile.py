@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
-from mgmt.compiler import clusters, sidecar_resources
+from mgmt.compiler import clusters, sidecar_resources, tls
 from mgmt.compiler.inputs import GatewaySettings, Rows
 from mgmt.compiler.listener import listener
 from mgmt.compiler.routes import route_configuration
@@ -59,9 +59,18 @@ def snapshot_version(sets: Sequence[snapshot_pb2.ResourceSet]) -> str:
     return digest.hexdigest()[:_VERSION_CHARS]
 
 
+def _listeners(rows: Rows, gateway: GatewaySettings) -> list[snapshot_pb2.Resource]:
+    plain = listener(gateway)
+    resources = [_resource(plain.name, plain)]
+    https = tls.https_listener(gateway, rows.certificates)
+    if https is not None:
+        resources.append(_resource(https.name, https))
+    return resources
+
+
 def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0) -> Compiled:
     """Equal rows and settings give an equal version; `compiled_at` is not hashed."""
-    errors = [*gateway_errors(gateway), *row_errors(rows)]
+    errors = [*gateway_errors(gateway), *row_errors(rows), *tls.hostname_errors(rows.certificates)]
     if errors:
         return Compiled(None, tuple(errors))
 
@@ -79,7 +88,11 @@ def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0)
                 if clusters.uses_eds(u)
             ),
         ),
-        resource_set(type_urls.LISTENER, [_resource("gateway", listener(gateway))]),
+        resource_set(type_urls.LISTENER, _listeners(rows, gateway)),
+        resource_set(
+            type_urls.SECRET,
+            (_resource(tls.secret_name(c.name), tls.server_secret(c)) for c in rows.certificates),
+        ),
         resource_set(
             type_urls.ROUTE, [_resource("gateway_routes", route_configuration(rows, gateway))]
         ),

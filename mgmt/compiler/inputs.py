@@ -23,6 +23,18 @@ class GatewaySettings:
     # How long Envoy buffers entries before it streams them, and how many bytes at most.
     access_log_flush_ms: int = 1000
     access_log_buffer_bytes: int = 65_536
+    # The HTTPS listener's port (TLS certificates over SDS); 0: no HTTPS listener.
+    https_port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRow:
+    """A server certificate the gateway presents for its hostnames (SNI)."""
+
+    name: str
+    hostnames: tuple[str, ...]
+    chain_pem: str
+    sealed_key: bytes  # xds_server.sealing, bound to mgmt.compiler.tls.secret_name(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +170,5 @@ class Rows:
     applications: tuple[ApplicationRow, ...] = ()
     subscriptions: tuple[SubscriptionRow, ...] = ()
     credentials: tuple[CredentialRow, ...] = field(default=())
+    # Oldest first: the oldest also answers clients that send no (or an unknown) SNI.
+    certificates: tuple[CertificateRow, ...] = ()

@@ -221,8 +221,9 @@ def _local_reply_config(gateway: GatewaySettings) -> hcm_pb2.LocalReplyConfig:
     return hcm_pb2.LocalReplyConfig(mappers=mappers)
 
 
-def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
-    manager = hcm_pb2.HttpConnectionManager(
+def http_connection_manager(gateway: GatewaySettings) -> hcm_pb2.HttpConnectionManager:
+    """The gateway's HTTP handling, the same behind the plain and the HTTPS listener."""
+    return hcm_pb2.HttpConnectionManager(
         stat_prefix="gateway",
         codec_type=hcm_pb2.HttpConnectionManager.AUTO,
         rds=hcm_pb2.Rds(config_source=ADS_CONFIG_SOURCE, route_config_name=ROUTE_CONFIG_NAME),
@@ -248,6 +249,16 @@ def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
         local_reply_config=_local_reply_config(gateway),
         access_log=access_logs(gateway),
     )
+
+
+def http_manager_filter(gateway: GatewaySettings) -> listener_components_pb2.Filter:
+    return listener_components_pb2.Filter(
+        name="envoy.filters.network.http_connection_manager",
+        typed_config=_packed(http_connection_manager(gateway)),
+    )
+
+
+def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
     return listener_pb2.Listener(
         name=LISTENER_NAME,
         address=address_pb2.Address(
@@ -255,14 +266,5 @@ def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
                 address=gateway.listen_address, port_value=gateway.listen_port
             )
         ),
-        filter_chains=[
-            listener_components_pb2.FilterChain(
-                filters=[
-                    listener_components_pb2.Filter(
-                        name="envoy.filters.network.http_connection_manager",
-                        typed_config=_packed(manager),
-                    )
-                ]
-            )
-        ],
+        filter_chains=[listener_components_pb2.FilterChain(filters=[http_manager_filter(gateway)])],
     )

@@ -60,9 +60,12 @@ def start_xds_server(
     internal_token: str,
     credentials_file: Path,
     snapshot_file: Path | None = None,
+    secrets_key_file: Path | None = None,
 ) -> Child:
-    """xds_server, serving the nodes in `credentials_file` (see `mgmt.embedded.xds_credentials`)."""
+    """xds_server, serving the nodes in `credentials_file` (see `mgmt.embedded.xds_credentials`);
+    `secrets_key_file` opens the TLS keys sealed in snapshots (mgmt's TOLLGATE_SECRETS_KEY_FILE)."""
     args = ["--snapshot-file", str(snapshot_file)] if snapshot_file else []
+    sealing = {"TOLLGATE_SECRETS_KEY_FILE": str(secrets_key_file)} if secrets_key_file else {}
     child = group.python(
         "xds_server",
         "xds_server",
@@ -75,6 +78,7 @@ def start_xds_server(
             "TOLLGATE_XDS_STATE_DIR": str(state_dir),
             "TOLLGATE_XDS_CREDENTIALS": str(credentials_file),
             "TOLLGATE_XDS_METRICS_PORT": str(ports.xds_metrics),
+            **sealing,
         },
     )
     wait_for_port(LOOPBACK, ports.xds, process=child)

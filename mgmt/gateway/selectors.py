@@ -37,6 +37,7 @@ from mgmt.gateway.models import (
     SubscriptionRateLimit,
     Upstream,
 )
+from mgmt.tls.selectors import certificate_rows
 
 _WINDOW_FIELDS = ("requests", "unit", "unit_multiplier", "algorithm", "shadow")
 
@@ -53,6 +54,7 @@ def gateway_settings() -> GatewaySettings:
         authz_transport=settings.TOLLGATE_AUTHZ_TRANSPORT,
         ratelimit_fail_closed_status=settings.TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS,
         ratelimit_draft03_headers=settings.TOLLGATE_RATELIMIT_DRAFT03_HEADERS,
+        https_port=settings.TOLLGATE_GATEWAY_HTTPS_PORT,
     )
 
 
@@ -215,6 +217,7 @@ def current_rows() -> Rows:
         applications=applications,
         subscriptions=subscriptions,
         credentials=credentials,
+        certificates=certificate_rows(),
     )
 
 

@@ -22,6 +22,8 @@ from mgmt.embedded.stack import (
 from mgmt.embedded.xds_credentials import NodeCredentials, node_credentials
 from tests.e2e.http import request
 from tests.e2e.scenario import Scenario, seed
+from xds_server import sealing
+from xds_server.credentials import write_private
 
 
 @dataclass
@@ -39,6 +41,8 @@ class Gateway:
     xds_credentials: Path  # xds_server's credentials file (re-read when it changes)
     node: NodeCredentials  # gateway-1's: its Envoy's and its sidecars'
     accesslog: Child  # the access-log collector, writing into this gateway's Redis
+    https_port: int  # the HTTPS listener, open once a certificate is uploaded
+    secrets_key_file: Path  # seals TLS private keys (mgmt) and opens them (xds_server)
 
     @property
     def redis_url(self) -> str:
@@ -59,6 +63,7 @@ class Gateway:
             mgmt_url=self.mgmt_url,
             internal_token=settings.TOLLGATE_INTERNAL_TOKEN,
             credentials_file=self.xds_credentials,
+            secrets_key_file=self.secrets_key_file,
         )
 
     def restart_accesslog(self) -> None:
@@ -102,6 +107,9 @@ def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # typ
     run_dir = tmp_path_factory.mktemp("gateway")
     ports = StackPorts.free()
     settings.TOLLGATE_GATEWAY_PORT = ports.gateway
+    settings.TOLLGATE_GATEWAY_HTTPS_PORT = https_port = free_port()
+    settings.TOLLGATE_SECRETS_KEY_FILE = secrets_key_file = run_dir / "secrets.key"
+    write_private(secrets_key_file, sealing.new_key_text())
     group = ProcessGroup(log_dir=run_dir / "logs")
     try:
         upstream_ports = (free_port(), free_port())
@@ -119,6 +127,7 @@ def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # typ
             mgmt_url=live_server.url,
             internal_token=settings.TOLLGATE_INTERNAL_TOKEN,
             credentials_file=xds_credentials,
+            secrets_key_file=secrets_key_file,
         )
         # Its own Redis, so that a test may kill it; the machine's is never touched.
         redis_port = free_port()
@@ -147,6 +156,8 @@ def _running_gateway(live_server, tmp_path_factory) -> Iterator[Gateway]:  # typ
             xds_credentials,
             node,
             accesslog,
+            https_port,
+            secrets_key_file,
         )
     finally:
         group.stop_all()

@@ -25,6 +25,7 @@ READY_LINE = "Tollgate is running."
 # Each port of the run, and the environment variable the runner reads it from.
 PORT_VARIABLES = {
     "gateway": "TOLLGATE_GATEWAY_PORT",
+    "gateway_https": "TOLLGATE_GATEWAY_HTTPS_PORT",
     "mgmt": "TOLLGATE_MGMT_PORT",
     "demo_upstream": "TOLLGATE_DEMO_UPSTREAM_PORT",
     "xds": "TOLLGATE_XDS_PORT",

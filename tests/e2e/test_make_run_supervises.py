@@ -2,9 +2,11 @@
 fails no request, both come back, and a change made while they were down reaches the gateway;
 Envoy itself, killed, comes back on the same --base-id."""
 
+import http.client
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -124,6 +126,17 @@ def assert_serves_from_its_own_state(run: EmbeddedRun) -> None:
         assert run.child_pid(name) == pid
     assert (run.var_dir / "tollgate.sqlite3").stat().st_size > 0
     assert (run.var_dir / "redis" / "appendonly.aof").exists()
+    # HTTPS out of the box: its local CA's certificate for localhost, served over SDS.
+    context = ssl.create_default_context(cafile=str(run.var_dir / "tls" / "ca.pem"))
+    conn = http.client.HTTPSConnection(
+        "localhost", run.ports["gateway_https"], context=context, timeout=5
+    )
+    try:
+        conn.request("GET", "/demo/hello", headers={"x-api-key": key})
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+    assert oct((run.var_dir / "tls" / "ca.key").stat().st_mode & 0o777) == "0o600"
 
 
 def test_killing_mgmt_and_xds_server_under_load_fails_nothing_and_converges(

@@ -5,12 +5,15 @@ no database file holds any of them in plain text.
 Searched: every file under var/logs (each child's output), the runner's own output, the
 SQLite database with its -wal and -shm, and the counters' Redis file. Not searched: var/mail
 (the outbox: mailing a link is how it reaches its owner) and the files that ARE the secret
-store (internal_token, secret_key, demo_api_key, the xDS *.token files, Envoy's bootstrap)."""
+store (internal_token, secret_key, demo_api_key, the xDS *.token files, Envoy's bootstrap,
+secrets.key and the local CA's key in var/tls). The HTTPS certificate's private key is
+searched for in clear: the database holds it sealed only."""
 
 import email
 import http.cookiejar
 import json
 import re
+import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,9 +24,11 @@ from typing import Any
 
 import pytest
 
+from mgmt.compiler.tls import secret_name
 from tests.e2e.conftest import wait_until
 from tests.e2e.embedded_run import EmbeddedRun, embedded_run
 from tests.e2e.http import request
+from xds_server import sealing
 
 pytestmark = [pytest.mark.e2e]
 
@@ -120,7 +125,22 @@ def _store_secrets(var_dir: Path) -> dict[str, str]:
     kept = {name: (var_dir / name).read_text().strip() for name in ("internal_token", "secret_key")}
     for token_file in var_dir.rglob("*.token"):
         kept[f"xDS credential {token_file.name}"] = token_file.read_text().strip()
+    sealing_key = (var_dir / "secrets.key").read_text().strip()
+    kept["sealing key"] = sealing_key
+    kept["local CA private key"] = _key_body((var_dir / "tls" / "ca.key").read_text())
+    # The local certificate's key, opened from its sealed copy in the database.
+    with sqlite3.connect(var_dir / "tollgate.sqlite3") as db:
+        (sealed,) = db.execute(
+            "SELECT sealed_key FROM tls_servercertificate WHERE name = 'local'"
+        ).fetchone()
+    clear = sealing.open_sealed(sealing.parse_key(sealing_key), secret_name("local"), sealed)
+    kept["HTTPS private key"] = _key_body(clear.decode())
     return kept
+
+
+def _key_body(pem: str) -> str:
+    """The base64 of a PEM key on one line: its first line of key material is enough."""
+    return pem.splitlines()[1]
 
 
 def _onboard(run: EmbeddedRun, owner: Browser, secrets: dict[str, str]) -> str:

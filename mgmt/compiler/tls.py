@@ -1,0 +1,123 @@
+"""HTTPS at the gateway: each certificate an SDS `Secret`, one TLS filter chain per certificate
+on the HTTPS listener, chosen by SNI.
+
+The listener names its certificates; Envoy fetches them over the same ADS stream (SDS), so a
+rotated certificate is a new `Secret` under the same name: Envoy presents it to new
+connections at once, while connections already open keep theirs (no listener change, no
+drain). The private key in the `Secret` is sealed here and opened only by xds_server
+(xds_server.tls_secrets).
+
+Hostnames may appear on one certificate only: Envoy refuses two chains with the same match.
+"""
+
+from collections.abc import Sequence
+
+from envoy.config.core.v3 import address_pb2, base_pb2, config_source_pb2
+from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
+from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
+from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+
+from mgmt.compiler.inputs import CertificateRow, GatewaySettings
+from mgmt.compiler.listener import http_manager_filter
+
+HTTPS_LISTENER_NAME = "gateway_https"
+SDS_NAME_PREFIX = "tls/"
+# HTTP/2 first: a client that speaks it gets it, the rest get HTTP/1.1 (ALPN).
+ALPN = ("h2", "http/1.1")
+
+_SDS = config_source_pb2.ConfigSource(
+    ads=config_source_pb2.AggregatedConfigSource(),
+    resource_api_version=config_source_pb2.ApiVersion.V3,
+)
+
+
+def secret_name(certificate_name: str) -> str:
+    """The SDS name of a certificate; its sealed key is bound to it."""
+    return SDS_NAME_PREFIX + certificate_name
+
+
+def _packed(message: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message, deterministic=True)
+    return packed
+
+
+def server_secret(row: CertificateRow) -> secret_pb2.Secret:
+    return secret_pb2.Secret(
+        name=secret_name(row.name),
+        tls_certificate=common_pb2.TlsCertificate(
+            certificate_chain=base_pb2.DataSource(inline_string=row.chain_pem),
+            private_key=base_pb2.DataSource(inline_bytes=row.sealed_key),
+        ),
+    )
+
+
+def hostname_errors(certificates: Sequence[CertificateRow]) -> list[str]:
+    """A hostname served by two certificates (Envoy would refuse the listener)."""
+    owner: dict[str, str] = {}
+    errors = []
+    for row in certificates:
+        for host in row.hostnames:
+            if host in owner and owner[host] != row.name:
+                errors.append(
+                    f'hostname "{host}" is on certificates "{owner[host]}" and "{row.name}": '
+                    "a hostname may be served by one certificate only"
+                )
+            owner.setdefault(host, row.name)
+    return errors
+
+
+def _transport_socket(row: CertificateRow) -> base_pb2.TransportSocket:
+    context = tls_pb2.DownstreamTlsContext(
+        common_tls_context=tls_pb2.CommonTlsContext(
+            tls_certificate_sds_secret_configs=[
+                secret_pb2.SdsSecretConfig(name=secret_name(row.name), sds_config=_SDS)
+            ],
+            alpn_protocols=list(ALPN),
+            tls_params=common_pb2.TlsParameters(
+                tls_minimum_protocol_version=common_pb2.TlsParameters.TLSv1_2
+            ),
+        )
+    )
+    return base_pb2.TransportSocket(
+        name="envoy.transport_sockets.tls", typed_config=_packed(context)
+    )
+
+
+def _chain(
+    row: CertificateRow, gateway: GatewaySettings, *, by_sni: bool
+) -> listener_components_pb2.FilterChain:
+    chain = listener_components_pb2.FilterChain(
+        name=secret_name(row.name) if by_sni else "default",
+        filters=[http_manager_filter(gateway)],
+        transport_socket=_transport_socket(row),
+    )
+    if by_sni:
+        chain.filter_chain_match.server_names.extend(row.hostnames)
+    return chain
+
+
+def https_listener(
+    gateway: GatewaySettings, certificates: Sequence[CertificateRow]
+) -> listener_pb2.Listener | None:
+    """The HTTPS listener, or None when HTTPS is off or there is no certificate to serve."""
+    if not gateway.https_port or not certificates:
+        return None
+    inspector = listener_components_pb2.ListenerFilter(
+        name="envoy.filters.listener.tls_inspector",
+        typed_config=_packed(tls_inspector_pb2.TlsInspector()),
+    )
+    return listener_pb2.Listener(
+        name=HTTPS_LISTENER_NAME,
+        address=address_pb2.Address(
+            socket_address=address_pb2.SocketAddress(
+                address=gateway.listen_address, port_value=gateway.https_port
+            )
+        ),
+        listener_filters=[inspector],
+        filter_chains=[_chain(row, gateway, by_sni=True) for row in certificates],
+        # A client with no SNI, or one no certificate names, gets the oldest certificate.
+        default_filter_chain=_chain(certificates[0], gateway, by_sni=False),
+    )

@@ -1,0 +1,1 @@
+"""TLS certificates: checked at upload, sealed at rest, served to Envoy over SDS."""

@@ -1,0 +1,77 @@
+"""Admin for the gateway's certificates: upload, rotate, and see what expires soon.
+
+Certificates are gateway-wide, so only users with the model's permissions (platform
+operators) see them; API owners do not.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from mgmt.tls.forms import ServerCertificateForm
+from mgmt.tls.models import ServerCertificate
+
+# Warned about in the list this long before expiry (Let's Encrypt renews at 30 days left).
+EXPIRY_WARNING = timedelta(days=30)
+
+
+def expiry_text(cert: ServerCertificate, now: Any) -> str:
+    left = cert.not_after - now
+    if left <= timedelta(0):
+        return f"EXPIRED on {cert.not_after:%Y-%m-%d %H:%M} UTC"
+    if left <= EXPIRY_WARNING:
+        return f"expires in {left.days} days ({cert.not_after:%Y-%m-%d})"
+    return f"{cert.not_after:%Y-%m-%d}"
+
+
+@admin.register(ServerCertificate)
+class ServerCertificateAdmin(admin.ModelAdmin[ServerCertificate]):
+    form = ServerCertificateForm
+    list_display = ("name", "hostname_list", "expiry", "key_type", "enabled", "rotated_at")
+    list_filter = ("enabled",)
+    search_fields = ("name", "hostnames", "fingerprint_sha256")
+    readonly_fields = (
+        "hostname_list",
+        "fingerprint_sha256",
+        "subject",
+        "issuer",
+        "key_type",
+        "not_before",
+        "expiry",
+        "rotated_at",
+    )
+
+    def get_fields(self, request: HttpRequest, obj: ServerCertificate | None = None) -> Any:
+        upload = ("certificate_chain", "private_key", "key_password")
+        if obj is None:
+            return ("name", "enabled", *upload)
+        return ("name", "enabled", *self.readonly_fields, *upload)
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: ServerCertificate | None = None
+    ) -> Any:
+        # The name is what the sealed key is bound to, and what Envoy's listener names.
+        return ("name", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    @admin.display(description="hostnames")
+    def hostname_list(self, cert: ServerCertificate) -> str:
+        return ", ".join(cert.hostnames)
+
+    @admin.display(description="expires", ordering="not_after")
+    def expiry(self, cert: ServerCertificate) -> str:
+        return expiry_text(cert, timezone.now()) if cert.not_after else "—"
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        now = timezone.now()
+        for cert in ServerCertificate.objects.filter(
+            enabled=True, not_after__lte=now + EXPIRY_WARNING
+        ).order_by("not_after"):
+            messages.warning(request, f'Certificate "{cert.name}" {expiry_text(cert, now)}.')
+        return super().changelist_view(request, extra_context)

@@ -1,0 +1,155 @@
+"""Certificates in admin: checked at upload, the key sealed and never shown again, rotation
+under the same name, expiry warnings; only platform operators see them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from mgmt.compiler.tls import secret_name
+from mgmt.tls.local_ca import LocalCa, issue_server_certificate, new_local_ca
+from mgmt.tls.models import ServerCertificate
+from xds_server import sealing
+
+pytestmark = pytest.mark.django_db
+ADD = "/admin/tls/servercertificate/add/"
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def ca() -> LocalCa:
+    return new_local_ca(now=NOW - timedelta(days=1))
+
+
+def _post(client: Client, url: str, **fields: str) -> Any:
+    return client.post(url, {"enabled": "on", **fields})
+
+
+def _errors(response: Any) -> dict[str, list[str]]:
+    assert response.status_code == 200, "the form is shown again with its errors"
+    return {k: list(v) for k, v in response.context["adminform"].form.errors.items()}
+
+
+def test_an_upload_is_stored_sealed_and_the_key_is_never_shown_again(
+    admin_client: Client, ca: LocalCa, sealing_key_file: Path
+) -> None:
+    chain, key = issue_server_certificate(ca, ["api.example.com"], now=NOW)
+    response = _post(admin_client, ADD, name="api", certificate_chain=chain, private_key=key)
+    assert response.status_code == 302
+    cert = ServerCertificate.objects.get()
+    assert cert.hostnames == ["api.example.com"]
+    assert b"PRIVATE KEY" not in bytes(cert.sealed_key)
+    opened = sealing.open_sealed(
+        sealing.parse_key(sealing_key_file.read_text()), secret_name("api"), bytes(cert.sealed_key)
+    )
+    assert b"PRIVATE KEY" in opened
+    page = admin_client.get(f"/admin/tls/servercertificate/{cert.pk}/change/").content.decode()
+    assert "api.example.com" in page and cert.fingerprint_sha256 in page
+    assert key.splitlines()[1] not in page and "PRIVATE KEY" not in page
+
+
+def test_an_expired_certificate_is_refused_and_the_key_not_echoed(
+    admin_client: Client, sealing_key_file: Path
+) -> None:
+    old_ca = new_local_ca(now=NOW - timedelta(days=800))
+    chain, key = issue_server_certificate(
+        old_ca, ["a.example.com"], now=NOW - timedelta(days=400), days=30
+    )
+    response = _post(admin_client, ADD, name="old", certificate_chain=chain, private_key=key)
+    errors = _errors(response)
+    assert "expired" in errors["certificate_chain"][0]
+    assert key.splitlines()[1] not in response.content.decode()
+    assert not ServerCertificate.objects.exists()
+
+
+def test_a_key_that_does_not_match_is_refused_on_its_field(
+    admin_client: Client, ca: LocalCa, sealing_key_file: Path
+) -> None:
+    chain, _ = issue_server_certificate(ca, ["a.example.com"], now=NOW)
+    _, other_key = issue_server_certificate(ca, ["a.example.com"], now=NOW)
+    errors = _errors(
+        _post(admin_client, ADD, name="a", certificate_chain=chain, private_key=other_key)
+    )
+    assert errors["private_key"] == ["the private key does not match the certificate"]
+
+
+def test_garbage_is_refused_and_nothing_is_stored(
+    admin_client: Client, sealing_key_file: Path
+) -> None:
+    errors = _errors(_post(admin_client, ADD, name="a", certificate_chain="hello", private_key="x"))
+    assert list(errors) == ["certificate_chain"] or list(errors) == ["private_key"]
+    assert not ServerCertificate.objects.exists()
+
+
+def test_a_hostname_served_by_another_certificate_is_refused(
+    admin_client: Client, ca: LocalCa, sealing_key_file: Path
+) -> None:
+    for name in ("first", "second"):
+        chain, key = issue_server_certificate(ca, ["shared.example.com"], now=NOW)
+        response = _post(admin_client, ADD, name=name, certificate_chain=chain, private_key=key)
+    assert 'already served by certificate "first"' in _errors(response)["certificate_chain"][0]
+    assert ServerCertificate.objects.count() == 1
+
+
+def test_rotation_keeps_the_name_and_replaces_chain_and_key(
+    admin_client: Client, ca: LocalCa, sealing_key_file: Path
+) -> None:
+    chain, key = issue_server_certificate(ca, ["api.example.com"], now=NOW)
+    _post(admin_client, ADD, name="api", certificate_chain=chain, private_key=key)
+    cert = ServerCertificate.objects.get()
+    change = f"/admin/tls/servercertificate/{cert.pk}/change/"
+    # Name and "enabled" alone: chain and key kept.
+    assert _post(admin_client, change).status_code == 302
+    assert ServerCertificate.objects.get().fingerprint_sha256 == cert.fingerprint_sha256
+    # A chain without its key is refused.
+    new_chain, new_key = issue_server_certificate(ca, ["api.example.com"], now=NOW)
+    assert "private_key" in _errors(_post(admin_client, change, certificate_chain=new_chain))
+    # Both: rotated under the same name (its own hostnames do not conflict with itself).
+    response = _post(admin_client, change, certificate_chain=new_chain, private_key=new_key)
+    assert response.status_code == 302
+    rotated = ServerCertificate.objects.get()
+    assert rotated.name == "api" and rotated.fingerprint_sha256 != cert.fingerprint_sha256
+
+
+def test_without_a_sealing_key_nothing_is_stored_and_the_form_says_why(
+    admin_client: Client, ca: LocalCa, settings: Any
+) -> None:
+    settings.TOLLGATE_SECRETS_KEY_FILE = None
+    chain, key = issue_server_certificate(ca, ["api.example.com"], now=NOW)
+    response = _post(admin_client, ADD, name="api", certificate_chain=chain, private_key=key)
+    form = response.context["adminform"].form
+    assert "TOLLGATE_SECRETS_KEY_FILE is not set" in form.non_field_errors()[0]
+    assert not ServerCertificate.objects.exists()
+
+
+def test_the_list_warns_of_a_certificate_that_expires_within_30_days(
+    admin_client: Client, ca: LocalCa, sealing_key_file: Path
+) -> None:
+    chain, key = issue_server_certificate(ca, ["soon.example.com"], now=NOW, days=10)
+    assert (
+        _post(admin_client, ADD, name="soon", certificate_chain=chain, private_key=key).status_code
+        == 302
+    )
+    chain, key = issue_server_certificate(ca, ["later.example.com"], now=NOW, days=90)
+    assert (
+        _post(admin_client, ADD, name="later", certificate_chain=chain, private_key=key).status_code
+        == 302
+    )
+    page = admin_client.get("/admin/tls/servercertificate/")
+    warnings = [str(m) for m in page.context["messages"] if m.level_tag == "warning"]
+    assert warnings == [
+        'Certificate "soon" expires in 9 days ('
+        + f"{ServerCertificate.objects.get(name='soon').not_after:%Y-%m-%d}"
+        + ")."
+    ]
+
+
+def test_api_owners_who_are_not_operators_do_not_see_certificates(client: Client) -> None:
+    owner = User.objects.create_user("owner", password="pw", is_staff=True)
+    client.force_login(owner)
+    assert client.get("/admin/tls/servercertificate/").status_code == 403
