@@ -157,6 +157,10 @@ class StreamState:
         self._sent: dict[str, _Sent] = {}
         self._nonces = itertools.count(1)
         self._wakeup = asyncio.Event()
+        # Clusters were sent since the last endpoints: an EDS cluster Envoy replaces warms
+        # until it gets its endpoints again, and Envoy asks for them with the version it
+        # already holds (xDS protocol, "resource warming"). Such a request is answered.
+        self._clusters_since_endpoints = False
 
     def handle_request(
         self, req: discovery_pb2.DiscoveryRequest, *, names: frozenset[str] | None = None
@@ -187,6 +191,9 @@ class StreamState:
                 self._record_nack(type_url, sent, req.error_detail.message)
             else:
                 self._record_ack(type_url, sent)
+                if type_url == type_urls.ENDPOINT and self._clusters_since_endpoints:
+                    known = ""  # answer it: a replaced cluster is waiting for its endpoints
+                    self._clusters_since_endpoints = False
         if type_url not in type_urls.NAMED_TYPES:
             names = None
         elif names is None:
@@ -267,6 +274,10 @@ class StreamState:
         watch.open = False
         watch.known_version = version
         watch.sent_names = watch.names
+        if type_url == type_urls.CLUSTER:
+            self._clusters_since_endpoints = True
+        elif type_url == type_urls.ENDPOINT:
+            self._clusters_since_endpoints = False
         return discovery_pb2.DiscoveryResponse(
             version_info=version, resources=bodies, type_url=type_url, nonce=nonce
         )

@@ -239,3 +239,34 @@ def test_failing_event_hook_does_not_break_the_stream() -> None:
     sent = _only(stream)
     stream.handle_request(request(CDS, version="v1", nonce=sent.nonce))
     assert stream.acked_version(CDS) == "v1"
+
+
+def test_endpoints_are_sent_again_to_a_cluster_replaced_while_they_stayed_the_same() -> None:
+    """A changed EDS cluster (say, TLS added) warms in Envoy until it gets its endpoints, and
+    Envoy asks for them with the version it holds: that request is answered (the xDS
+    protocol's "resource warming"; go-control-plane once left such clusters warming)."""
+    cache, stream, _ = _setup()
+    stream.handle_request(request(CDS))
+    clusters = _only(stream)
+    stream.handle_request(request(CDS, version="v1", nonce=clusters.nonce))
+    stream.handle_request(request(EDS, names=["orders", "users"]))
+    endpoints = _only(stream)
+    stream.handle_request(
+        request(EDS, version="v1", nonce=endpoints.nonce, names=["orders", "users"])
+    )
+    assert stream.take_responses() == []  # an ACK, nothing new
+
+    cache.set_snapshot(DEFAULT_GROUP, make_snapshot("v2", type_versions={EDS: "v1"}))
+    new_clusters = _only(stream)
+    assert (new_clusters.type_url, new_clusters.version_info) == (CDS, "v2")
+    stream.handle_request(request(CDS, version="v2", nonce=new_clusters.nonce))
+    # The warming cluster's request: the same names, version and nonce as the last ACK.
+    stream.handle_request(
+        request(EDS, version="v1", nonce=endpoints.nonce, names=["orders", "users"])
+    )
+    again = _only(stream)
+    assert (again.type_url, again.version_info) == (EDS, "v1")
+    assert names_of(again) == ["orders", "users"]
+    # Its ACK is only an ACK.
+    stream.handle_request(request(EDS, version="v1", nonce=again.nonce, names=["orders", "users"]))
+    assert stream.take_responses() == []
