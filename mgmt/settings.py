@@ -215,6 +215,10 @@ TOLLGATE_GATEWAY_ADDRESS = os.environ.get("TOLLGATE_GATEWAY_ADDRESS", "127.0.0.1
 TOLLGATE_GATEWAY_PORT = int(os.environ.get("TOLLGATE_GATEWAY_PORT", "10000"))
 # The HTTPS listener (certificates in admin → TLS, served over SDS); 0 turns it off.
 TOLLGATE_GATEWAY_HTTPS_PORT = int(os.environ.get("TOLLGATE_GATEWAY_HTTPS_PORT", "0"))
+# Where Envoy finds the system's CA bundle, for upstreams verified without a CA of their own.
+TOLLGATE_SYSTEM_CA_FILE = os.environ.get(
+    "TOLLGATE_SYSTEM_CA_FILE", "/etc/ssl/certs/ca-certificates.crt"
+)
 # The key that seals TLS private keys at rest; xds_server is given the same file.
 TOLLGATE_SECRETS_KEY_FILE = (
     Path(_key_file) if (_key_file := os.environ.get("TOLLGATE_SECRETS_KEY_FILE")) else None

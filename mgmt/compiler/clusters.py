@@ -6,6 +6,7 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import address_pb2, config_source_pb2, health_check_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
 
+from mgmt.compiler import upstream_tls
 from mgmt.compiler.durations import ms, u32
 from mgmt.compiler.inputs import UpstreamRow
 
@@ -74,4 +75,5 @@ def cluster(upstream: UpstreamRow) -> cluster_pb2.Cluster:
                 ),
             )
         )
+    upstream_tls.apply(upstream, c)
     return c

@@ -45,6 +45,17 @@ class EndpointRow:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamTlsRow:
+    """TLS from the gateway to an upstream."""
+
+    sni: str  # sent, and the name the upstream's certificate must carry when verified
+    verify: bool = True
+    ca_pem: str = ""  # "" : trust `system_ca_file`
+    system_ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
+    http2: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamRow:
     id: int
     name: str
@@ -56,6 +67,7 @@ class UpstreamRow:
     health_check_timeout_ms: int = 1000
     unhealthy_threshold: int = 3
     healthy_threshold: int = 2
+    tls: UpstreamTlsRow | None = None
 
 
 @dataclass(frozen=True, slots=True)

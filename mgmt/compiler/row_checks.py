@@ -4,6 +4,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from mgmt.compiler import upstream_tls
 from mgmt.compiler.inputs import ApiVersionRow, GatewaySettings, Rows, WindowRow
 from mgmt.compiler.paths import full_prefix
 from mgmt.compiler.rate_limits import (
@@ -59,6 +60,7 @@ def _upstream_errors(rows: Rows) -> list[str]:
         for e in u.endpoints
         if not 0 < e.port < 65536
     ]
+    errors += [error for u in rows.upstreams for error in upstream_tls.tls_errors(u)]
     return errors
 
 

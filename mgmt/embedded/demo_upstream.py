@@ -4,11 +4,15 @@ Two query parameters make it misbehave on purpose, to see errors and latency in 
 analytics: `status=503` answers with that status (200-599), `delay_ms=200` answers after
 that long (at most 10 s).
 
-`python -m mgmt.embedded.demo_upstream --port 9000 [--name NAME]`
+`python -m mgmt.embedded.demo_upstream --port 9000 [--name NAME] [--tls-cert F --tls-key F]`:
+with a certificate it serves HTTPS, and says which server name (SNI) and TLS version each
+request came over.
 """
 
 import argparse
 import json
+import socket
+import ssl
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Final
@@ -45,6 +49,7 @@ class EchoHandler(BaseHTTPRequestHandler):
                 "path": self.path,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body_bytes": len(body),
+                **_tls_of(self.connection),
             }
         ).encode()
         status, delay = _asked(self.path)
@@ -63,14 +68,45 @@ class EchoHandler(BaseHTTPRequestHandler):
         """Quiet: the gateway's own logs tell who called."""
 
 
+def _tls_of(connection: object) -> dict[str, object]:
+    if not isinstance(connection, ssl.SSLSocket):
+        return {}
+    return {"tls": {"sni": getattr(connection, "sni", None), "version": connection.version()}}
+
+
+def _remember_sni(sock: ssl.SSLSocket | ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
+    sock.sni = name  # type: ignore[union-attr]  # read back by _tls_of
+
+
+class TlsHTTPServer(ThreadingHTTPServer):
+    """HTTPS: each connection's handshake runs in its own thread, on its first read."""
+
+    context: ssl.SSLContext
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        sock, address = super().get_request()
+        return self.context.wrap_socket(
+            sock, server_side=True, do_handshake_on_connect=False
+        ), address
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--name", default="demo")
+    parser.add_argument("--tls-cert", help="PEM chain: serve HTTPS")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     args = parser.parse_args()
     EchoHandler.upstream_name = args.name
-    server = ThreadingHTTPServer((args.host, args.port), EchoHandler)
+    server: ThreadingHTTPServer
+    if args.tls_cert:
+        server = TlsHTTPServer((args.host, args.port), EchoHandler)
+        server.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server.context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.context.sni_callback = _remember_sni
+    else:
+        server = ThreadingHTTPServer((args.host, args.port), EchoHandler)
     server.daemon_threads = True
     try:
         server.serve_forever()

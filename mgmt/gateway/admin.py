@@ -61,6 +61,7 @@ from mgmt.gateway.status_admin import (
     SnapshotRejectionAdmin,
     XdsNodeStatusAdmin,
 )
+from mgmt.tls.upstream_admin import UpstreamTlsInline
 
 
 @admin.register(Organization)
@@ -199,7 +200,7 @@ class UpstreamAdmin(admin.ModelAdmin[Upstream]):
     list_select_related = ("organization",)
     list_filter = ("lb_policy", "organization")
     search_fields = ("name", "endpoints__host")
-    inlines = (EndpointInline,)
+    inlines = (EndpointInline, UpstreamTlsInline)
 
     @admin.display(description="endpoints")
     def endpoint_list(self, upstream: Upstream) -> str:

@@ -37,7 +37,7 @@ from mgmt.gateway.models import (
     SubscriptionRateLimit,
     Upstream,
 )
-from mgmt.tls.selectors import certificate_rows
+from mgmt.tls.selectors import certificate_rows, upstream_tls_row
 
 _WINDOW_FIELDS = ("requests", "unit", "unit_multiplier", "algorithm", "shadow")
 
@@ -142,8 +142,9 @@ def current_rows() -> Rows:
             health_check_timeout_ms=u.health_check_timeout_ms,
             unhealthy_threshold=u.unhealthy_threshold,
             healthy_threshold=u.healthy_threshold,
+            tls=upstream_tls_row(u),
         )
-        for u in Upstream.objects.prefetch_related(
+        for u in Upstream.objects.select_related("tls").prefetch_related(
             Prefetch("endpoints", queryset=Endpoint.objects.order_by("host", "port"))
         )
     )

@@ -34,3 +34,36 @@ class ServerCertificate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class UpstreamTls(models.Model):
+    """How the gateway speaks TLS to one upstream: SNI, the CAs its certificate is checked
+    against (the system's when none is given), and HTTP/2 (gRPC services) over ALPN."""
+
+    upstream = models.OneToOneField(
+        "gateway.Upstream", on_delete=models.CASCADE, related_name="tls"
+    )
+    sni = models.CharField(
+        max_length=253,
+        blank=True,
+        help_text="Server name sent (SNI) and checked in the upstream's certificate; "
+        "empty: the first endpoint's hostname.",
+    )
+    verify = models.BooleanField(
+        default=True,
+        help_text="Check the upstream's certificate (chain and name). Off only for testing.",
+    )
+    ca_bundle_pem = models.TextField(
+        blank=True,
+        help_text="PEM CA certificates to trust; empty: the system's CA bundle.",
+    )
+    http2 = models.BooleanField(
+        default=False, help_text="Speak HTTP/2 to the upstream (gRPC services), over ALPN h2."
+    )
+
+    class Meta:
+        verbose_name = "upstream TLS"
+        verbose_name_plural = "upstream TLS"
+
+    def __str__(self) -> str:
+        return f"TLS to {self.upstream_id}"

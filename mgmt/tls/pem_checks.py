@@ -194,3 +194,15 @@ def check_server_certificate(
 
 def expires_within(not_after: datetime, now: datetime, days: int) -> bool:
     return (not_after - now).total_seconds() <= days * 86_400
+
+
+def check_ca_bundle(bundle_pem: str, *, now: datetime, field: str = "ca_bundle_pem") -> str:
+    """CA certificates an upstream's certificate is verified against, normalized PEM."""
+    try:
+        certificates = _certificates(bundle_pem)
+    except CertificateProblem as problem:
+        raise CertificateProblem(field, str(problem)) from None
+    now = now.astimezone(UTC)
+    if all(c.not_valid_after_utc <= now for c in certificates):
+        raise CertificateProblem(field, "every certificate of the bundle has expired")
+    return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates)
