@@ -25,6 +25,7 @@ from mgmt.compiler.compile import Compiled, compile_snapshot, summary
 from mgmt.controlplane.coalescing import Coalescer, Covered, Start
 from mgmt.gateway import selectors
 from mgmt.gateway.models import Snapshot
+from mgmt.tls import sealing_key
 
 log = logging.getLogger(__name__)
 # Arbitrary, fixed: the key of the PostgreSQL advisory lock held while publishing.
@@ -53,9 +54,11 @@ def _refused(errors: tuple[str, ...] | list[str]) -> Snapshot:
 
 def _compile() -> Compiled:
     try:
-        return compile_snapshot(
-            selectors.current_rows(), selectors.gateway_settings(), int(time.time())
-        )
+        rows = selectors.current_rows()
+        unopenable = sealing_key.unopenable(rows.certificates)
+        if unopenable:
+            return Compiled(None, tuple(unopenable))
+        return compile_snapshot(rows, selectors.gateway_settings(), int(time.time()))
     except Exception as exc:  # a compiler bug must not lose the owner's committed change
         log.exception("the compiler failed")
         return Compiled(None, (f"the compiler failed: {type(exc).__name__}: {exc}",))

@@ -1,7 +1,11 @@
 """mgmt's copy of the sealing key (TOLLGATE_SECRETS_KEY_FILE), shared with xds_server."""
 
+from collections.abc import Sequence
+
 from django.conf import settings
 
+from mgmt.compiler.inputs import CertificateRow
+from mgmt.compiler.tls import secret_name
 from xds_server import sealing
 
 
@@ -22,3 +26,24 @@ def sealing_key() -> bytes:
         raise NoSealingKey(str(exc)) from None
     assert key is not None  # a path was given
     return key
+
+
+def unopenable(certificates: Sequence[CertificateRow]) -> list[str]:
+    """Certificates whose sealed key xds_server would not open with this key file (it was
+    changed or lost): refused here, where the API owner sees why, rather than by xds_server."""
+    if not certificates:
+        return []
+    try:
+        key = sealing_key()
+    except NoSealingKey as exc:
+        return [f"TLS certificates are configured but their keys cannot be served: {exc}"]
+    errors = []
+    for row in certificates:
+        try:
+            sealing.open_sealed(key, secret_name(row.name), row.sealed_key)
+        except sealing.SealingError:
+            errors.append(
+                f'certificate "{row.name}": its private key does not open with '
+                "TOLLGATE_SECRETS_KEY_FILE (was the key file replaced?); upload it again"
+            )
+    return errors

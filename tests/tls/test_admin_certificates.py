@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from mgmt.compiler.tls import secret_name
+from mgmt.gateway import publishing
 from mgmt.tls.local_ca import LocalCa, issue_server_certificate, new_local_ca
 from mgmt.tls.models import ServerCertificate
 from xds_server import sealing
@@ -153,3 +154,20 @@ def test_api_owners_who_are_not_operators_do_not_see_certificates(client: Client
     owner = User.objects.create_user("owner", password="pw", is_staff=True)
     client.force_login(owner)
     assert client.get("/admin/tls/servercertificate/").status_code == 403
+
+
+def test_a_sealing_key_that_no_longer_opens_the_keys_is_refused_before_xds_server(
+    admin_client: Client, ca: LocalCa, sealing_key_file: Path
+) -> None:
+    chain, key = issue_server_certificate(ca, ["api.example.com"], now=NOW)
+    assert (
+        _post(admin_client, ADD, name="api", certificate_chain=chain, private_key=key).status_code
+        == 302
+    )
+    original = sealing_key_file.read_text()
+    sealing_key_file.write_text(sealing.new_key_text())  # replaced, say, by a redeploy
+    refused = publishing.publish_snapshot()
+    assert refused.status == "refused"
+    assert 'certificate "api": its private key does not open' in refused.errors
+    sealing_key_file.write_text(original)
+    assert publishing.publish_snapshot().status == "published"
