@@ -26,7 +26,7 @@ def upstream_tls_row(upstream: Upstream) -> UpstreamTlsRow | None:
     """The TLS of a `gateway.Upstream` fetched with `select_related("tls")` and its
     endpoints prefetched (no query here)."""
     try:
-        tls: UpstreamTls = upstream.tls  # type: ignore[attr-defined]  # reverse, from mgmt.tls
+        tls: UpstreamTls = upstream.tls
     except ObjectDoesNotExist:
         return None
     sni = tls.sni or next(
