@@ -213,15 +213,19 @@ if len(TOLLGATE_INTERNAL_TOKEN) < 16:
 # Where Envoy's gateway listener binds (compiled into the LDS listener).
 TOLLGATE_GATEWAY_ADDRESS = os.environ.get("TOLLGATE_GATEWAY_ADDRESS", "127.0.0.1")
 TOLLGATE_GATEWAY_PORT = int(os.environ.get("TOLLGATE_GATEWAY_PORT", "10000"))
-# The HTTPS listener (certificates in admin → TLS, served over SDS); 0 turns it off.
-TOLLGATE_GATEWAY_HTTPS_PORT = int(os.environ.get("TOLLGATE_GATEWAY_HTTPS_PORT", "0"))
+# The HTTPS listener, opened once a certificate is uploaded (admin → TLS); 0 turns it off.
+TOLLGATE_GATEWAY_HTTPS_PORT = int(os.environ.get("TOLLGATE_GATEWAY_HTTPS_PORT", "10443"))
 # Where Envoy finds the system's CA bundle, for upstreams verified without a CA of their own.
 TOLLGATE_SYSTEM_CA_FILE = os.environ.get(
     "TOLLGATE_SYSTEM_CA_FILE", "/etc/ssl/certs/ca-certificates.crt"
 )
 # The key that seals TLS private keys at rest; xds_server is given the same file.
+# Unset: the install's own var/secrets.key (`make run` makes it), so every process of one
+# install (the runner's children, `manage.py shell`) seals and checks with the same key.
 TOLLGATE_SECRETS_KEY_FILE = (
-    Path(_key_file) if (_key_file := os.environ.get("TOLLGATE_SECRETS_KEY_FILE")) else None
+    Path(_key_file)
+    if (_key_file := os.environ.get("TOLLGATE_SECRETS_KEY_FILE"))
+    else (VAR_DIR / "secrets.key" if (VAR_DIR / "secrets.key").exists() else None)
 )
 # Envoy's time budget for one ext_authz Check before failing closed with 503.
 TOLLGATE_EXTAUTHZ_TIMEOUT_MS = int(os.environ.get("TOLLGATE_EXTAUTHZ_TIMEOUT_MS", "250"))

@@ -68,9 +68,7 @@ def _port(name: str, default: int) -> int:
 def _install_https(var_dir: Path) -> tuple[int, Path]:
     """HTTPS on its own port (plain HTTP stays on the gateway port), private keys sealed
     with this install's key; both for this process and the children it starts."""
-    https_port = _port("TOLLGATE_GATEWAY_HTTPS_PORT", 10443)
-    os.environ["TOLLGATE_GATEWAY_HTTPS_PORT"] = str(https_port)
-    settings.TOLLGATE_GATEWAY_HTTPS_PORT = https_port
+    https_port = settings.TOLLGATE_GATEWAY_HTTPS_PORT
     settings.TOLLGATE_SECRETS_KEY_FILE = secrets_key_file = install_sealing_key(var_dir)
     return https_port, secrets_key_file
 
