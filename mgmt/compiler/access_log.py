@@ -18,10 +18,11 @@ from envoy.config.core.v3 import base_pb2, config_source_pb2, grpc_service_pb2
 from envoy.extensions.access_loggers.grpc.v3 import als_pb2
 from envoy.type.metadata.v3 import metadata_pb2
 from envoy.type.tracing.v3 import custom_tag_pb2
-from google.protobuf import any_pb2, struct_pb2, wrappers_pb2
+from google.protobuf import struct_pb2, wrappers_pb2
 
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import GatewaySettings
+from mgmt.compiler.packing import packed
 
 ACCESS_LOGGER: Final = "envoy.access_loggers.http_grpc"
 LOG_NAME: Final = "tollgate"
@@ -72,6 +73,4 @@ def access_logs(gateway: GatewaySettings) -> list[accesslog_pb2.AccessLog]:
             custom_tags=[_route_tag(tag, key) for tag, key in ROUTE_TAGS],
         )
     )
-    packed = any_pb2.Any()
-    packed.Pack(config, deterministic=True)
-    return [accesslog_pb2.AccessLog(name=ACCESS_LOGGER, typed_config=packed)]
+    return [accesslog_pb2.AccessLog(name=ACCESS_LOGGER, typed_config=packed(config))]

@@ -4,12 +4,12 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
 from mgmt.compiler import clusters, sidecar_resources, tls
 from mgmt.compiler.inputs import GatewaySettings, Rows
 from mgmt.compiler.listener import listener
+from mgmt.compiler.packing import packed
 from mgmt.compiler.routes import route_configuration
 from mgmt.compiler.row_checks import gateway_errors, row_errors
 from protos.tollgate.v1 import snapshot_pb2
@@ -32,9 +32,7 @@ class Compiled:
 
 
 def _resource(name: str, message: Message) -> snapshot_pb2.Resource:
-    body = any_pb2.Any()
-    body.Pack(message, deterministic=True)
-    return snapshot_pb2.Resource(name=name, body=body)
+    return snapshot_pb2.Resource(name=name, body=packed(message))
 
 
 def resource_set(
@@ -70,7 +68,7 @@ def _listeners(rows: Rows, gateway: GatewaySettings) -> list[snapshot_pb2.Resour
 
 def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0) -> Compiled:
     """Equal rows and settings give an equal version; `compiled_at` is not hashed."""
-    errors = [*gateway_errors(gateway), *row_errors(rows), *tls.hostname_errors(rows.certificates)]
+    errors = [*gateway_errors(gateway), *row_errors(rows)]
     if errors:
         return Compiled(None, tuple(errors))
 

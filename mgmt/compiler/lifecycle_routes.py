@@ -21,6 +21,7 @@ from mgmt.compiler.access_log import route_metadata
 from mgmt.compiler.inputs import ApiRow, ApiVersionRow, Rows
 from mgmt.compiler.lifecycle import Successor
 from mgmt.compiler.listener import EXT_AUTHZ_FILTER
+from mgmt.compiler.packing import packed
 from mgmt.compiler.paths import full_prefix
 
 DEPRECATED: Final = "deprecated"
@@ -136,9 +137,7 @@ def with_header(match: rc_pb2.RouteMatch, header: rc_pb2.HeaderMatcher | None) -
 
 
 def _ext_authz_disabled() -> any_pb2.Any:
-    packed = any_pb2.Any()
-    packed.Pack(ext_authz_pb2.ExtAuthzPerRoute(disabled=True), deterministic=True)
-    return packed
+    return packed(ext_authz_pb2.ExtAuthzPerRoute(disabled=True))
 
 
 def retired_route(

@@ -28,8 +28,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 )
 from envoy.type.matcher.v3 import string_pb2
 from envoy.type.v3 import http_status_pb2
-from google.protobuf import any_pb2, wrappers_pb2
-from google.protobuf.message import Message
+from google.protobuf import wrappers_pb2
 
 from extauthz.answers import (
     COUNTERS_DOWN_HTTP_STATUS,
@@ -45,6 +44,7 @@ from mgmt.compiler.access_log import access_logs
 from mgmt.compiler.clusters import ADS_CONFIG_SOURCE
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import GatewaySettings
+from mgmt.compiler.packing import packed
 from mgmt.compiler.problems import (
     ENVOY_PROBLEMS,
     ENVOY_REQUEST_PROBLEMS,
@@ -74,12 +74,6 @@ def _exact(names: tuple[str, ...]) -> string_pb2.ListStringMatcher:
     return string_pb2.ListStringMatcher(
         patterns=[string_pb2.StringMatcher(exact=name) for name in names]
     )
-
-
-def _packed(message: Message) -> any_pb2.Any:
-    packed = any_pb2.Any()
-    packed.Pack(message, deterministic=True)
-    return packed
 
 
 def ext_authz_filter(gateway: GatewaySettings) -> hcm_pb2.HttpFilter:
@@ -121,7 +115,7 @@ def ext_authz_filter(gateway: GatewaySettings) -> hcm_pb2.HttpFilter:
             )
         )
         config.allowed_headers.CopyFrom(_exact((*_CREDENTIAL_HEADERS, ROUTE_HEADER)))
-    return hcm_pb2.HttpFilter(name=EXT_AUTHZ_FILTER, typed_config=_packed(config))
+    return hcm_pb2.HttpFilter(name=EXT_AUTHZ_FILTER, typed_config=packed(config))
 
 
 def route_header_filters() -> list[hcm_pb2.HttpFilter]:
@@ -132,9 +126,9 @@ def route_header_filters() -> list[hcm_pb2.HttpFilter]:
         )
     )
     return [
-        hcm_pb2.HttpFilter(name=STRIP_ROUTE_HEADER_FILTER, typed_config=_packed(strip)),
+        hcm_pb2.HttpFilter(name=STRIP_ROUTE_HEADER_FILTER, typed_config=packed(strip)),
         hcm_pb2.HttpFilter(
-            name=ROUTE_HEADER_FILTER, typed_config=_packed(header_mutation_pb2.HeaderMutation())
+            name=ROUTE_HEADER_FILTER, typed_config=packed(header_mutation_pb2.HeaderMutation())
         ),
     ]
 
@@ -154,7 +148,7 @@ def _details(expression: str) -> accesslog_pb2.AccessLogFilter:
     return accesslog_pb2.AccessLogFilter(
         extension_filter=accesslog_pb2.ExtensionFilter(
             name="tollgate.code_details",
-            typed_config=_packed(cel_pb2.ExpressionFilter(expression=expression)),
+            typed_config=packed(cel_pb2.ExpressionFilter(expression=expression)),
         )
     )
 
@@ -232,7 +226,7 @@ def http_connection_manager(gateway: GatewaySettings) -> hcm_pb2.HttpConnectionM
             *(route_header_filters() if gateway.authz_transport != GRPC_TRANSPORT else []),
             ext_authz_filter(gateway),
             hcm_pb2.HttpFilter(
-                name="envoy.filters.http.router", typed_config=_packed(router_pb2.Router())
+                name="envoy.filters.http.router", typed_config=packed(router_pb2.Router())
             ),
         ],
         use_remote_address=wrappers_pb2.BoolValue(value=True),
@@ -254,7 +248,7 @@ def http_connection_manager(gateway: GatewaySettings) -> hcm_pb2.HttpConnectionM
 def http_manager_filter(gateway: GatewaySettings) -> listener_components_pb2.Filter:
     return listener_components_pb2.Filter(
         name="envoy.filters.network.http_connection_manager",
-        typed_config=_packed(http_connection_manager(gateway)),
+        typed_config=packed(http_connection_manager(gateway)),
     )
 
 

@@ -19,7 +19,6 @@ from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
 from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 from envoy.type.matcher.v3 import regex_pb2, string_pb2
 from google.protobuf import any_pb2
-from google.protobuf.message import Message
 
 from extauthz.route_context import ROUTE_HEADER, header_value
 from mgmt.compiler.access_log import route_metadata
@@ -42,6 +41,7 @@ from mgmt.compiler.listener import (
     ROUTE_CONFIG_NAME,
     ROUTE_HEADER_FILTER,
 )
+from mgmt.compiler.packing import packed
 from mgmt.compiler.paths import full_prefix
 from mgmt.compiler.rate_limits import route_limits_context
 from mgmt.compiler.re2_check import strip_anchors
@@ -99,12 +99,6 @@ def route_context(
     }
 
 
-def _packed(message: Message) -> any_pb2.Any:
-    packed = any_pb2.Any()
-    packed.Pack(message, deterministic=True)
-    return packed
-
-
 def _identity_configs(context: dict[str, str], transport: str) -> dict[str, any_pb2.Any]:
     """The route's identity for the transport the listener uses, and only that one: Envoy
     copies a route's context extensions into every Check it builds, even in HTTP mode."""
@@ -112,7 +106,7 @@ def _identity_configs(context: dict[str, str], transport: str) -> dict[str, any_
         per_route = ext_authz_pb2.ExtAuthzPerRoute(
             check_settings=ext_authz_pb2.CheckSettings(context_extensions=context)
         )
-        return {EXT_AUTHZ_FILTER: _packed(per_route)}
+        return {EXT_AUTHZ_FILTER: packed(per_route)}
     header = header_mutation_pb2.HeaderMutationPerRoute(
         mutations=header_mutation_pb2.Mutations(
             request_mutations=[
@@ -125,7 +119,7 @@ def _identity_configs(context: dict[str, str], transport: str) -> dict[str, any_
             ]
         )
     )
-    return {ROUTE_HEADER_FILTER: _packed(header)}
+    return {ROUTE_HEADER_FILTER: packed(header)}
 
 
 def _upstream_route(

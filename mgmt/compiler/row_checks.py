@@ -4,7 +4,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from mgmt.compiler import upstream_tls
+from mgmt.compiler import tls, upstream_tls
 from mgmt.compiler.inputs import ApiVersionRow, GatewaySettings, Rows, WindowRow
 from mgmt.compiler.paths import full_prefix
 from mgmt.compiler.rate_limits import (
@@ -32,6 +32,7 @@ def row_errors(rows: Rows) -> list[str]:
         *_version_errors(rows),
         *_route_errors(rows),
         *_limit_errors(rows),
+        *tls.hostname_errors(rows.certificates),
     ]
 
 

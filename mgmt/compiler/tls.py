@@ -12,36 +12,25 @@ Hostnames may appear on one certificate only: Envoy refuses two chains with the 
 
 from collections.abc import Sequence
 
-from envoy.config.core.v3 import address_pb2, base_pb2, config_source_pb2
+from envoy.config.core.v3 import address_pb2, base_pb2
 from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
 from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
-from google.protobuf import any_pb2
-from google.protobuf.message import Message
 
+from mgmt.compiler.clusters import ADS_CONFIG_SOURCE
 from mgmt.compiler.inputs import CertificateRow, GatewaySettings
 from mgmt.compiler.listener import http_manager_filter
+from mgmt.compiler.packing import packed
 
 HTTPS_LISTENER_NAME = "gateway_https"
 SDS_NAME_PREFIX = "tls/"
 # HTTP/2 first: a client that speaks it gets it, the rest get HTTP/1.1 (ALPN).
 ALPN = ("h2", "http/1.1")
 
-_SDS = config_source_pb2.ConfigSource(
-    ads=config_source_pb2.AggregatedConfigSource(),
-    resource_api_version=config_source_pb2.ApiVersion.V3,
-)
-
 
 def secret_name(certificate_name: str) -> str:
     """The SDS name of a certificate; its sealed key is bound to it."""
     return SDS_NAME_PREFIX + certificate_name
-
-
-def _packed(message: Message) -> any_pb2.Any:
-    packed = any_pb2.Any()
-    packed.Pack(message, deterministic=True)
-    return packed
 
 
 def server_secret(row: CertificateRow) -> secret_pb2.Secret:
@@ -73,7 +62,7 @@ def _transport_socket(row: CertificateRow) -> base_pb2.TransportSocket:
     context = tls_pb2.DownstreamTlsContext(
         common_tls_context=tls_pb2.CommonTlsContext(
             tls_certificate_sds_secret_configs=[
-                secret_pb2.SdsSecretConfig(name=secret_name(row.name), sds_config=_SDS)
+                secret_pb2.SdsSecretConfig(name=secret_name(row.name), sds_config=ADS_CONFIG_SOURCE)
             ],
             alpn_protocols=list(ALPN),
             tls_params=common_pb2.TlsParameters(
@@ -82,16 +71,16 @@ def _transport_socket(row: CertificateRow) -> base_pb2.TransportSocket:
         )
     )
     return base_pb2.TransportSocket(
-        name="envoy.transport_sockets.tls", typed_config=_packed(context)
+        name="envoy.transport_sockets.tls", typed_config=packed(context)
     )
 
 
 def _chain(
-    row: CertificateRow, gateway: GatewaySettings, *, by_sni: bool
+    row: CertificateRow, manager: listener_components_pb2.Filter, *, by_sni: bool
 ) -> listener_components_pb2.FilterChain:
     chain = listener_components_pb2.FilterChain(
         name=secret_name(row.name) if by_sni else "default",
-        filters=[http_manager_filter(gateway)],
+        filters=[manager],
         transport_socket=_transport_socket(row),
     )
     if by_sni:
@@ -105,9 +94,11 @@ def https_listener(
     """The HTTPS listener, or None when HTTPS is off or there is no certificate to serve."""
     if not gateway.https_port or not certificates:
         return None
+    # One connection manager, the plain listener's, behind every certificate.
+    manager = http_manager_filter(gateway)
     inspector = listener_components_pb2.ListenerFilter(
         name="envoy.filters.listener.tls_inspector",
-        typed_config=_packed(tls_inspector_pb2.TlsInspector()),
+        typed_config=packed(tls_inspector_pb2.TlsInspector()),
     )
     return listener_pb2.Listener(
         name=HTTPS_LISTENER_NAME,
@@ -117,7 +108,7 @@ def https_listener(
             )
         ),
         listener_filters=[inspector],
-        filter_chains=[_chain(row, gateway, by_sni=True) for row in certificates],
+        filter_chains=[_chain(row, manager, by_sni=True) for row in certificates],
         # A client with no SNI, or one no certificate names, gets the oldest certificate.
-        default_filter_chain=_chain(certificates[0], gateway, by_sni=False),
+        default_filter_chain=_chain(certificates[0], manager, by_sni=False),
     )

@@ -10,18 +10,11 @@ from envoy.config.core.v3 import base_pb2, protocol_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, tls_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2 as upstream_http_pb2
 from envoy.type.matcher.v3 import string_pb2
-from google.protobuf import any_pb2
-from google.protobuf.message import Message
 
 from mgmt.compiler.inputs import UpstreamRow, UpstreamTlsRow
+from mgmt.compiler.packing import packed
 
 HTTP_OPTIONS_EXTENSION = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-
-
-def _packed(message: Message) -> any_pb2.Any:
-    packed = any_pb2.Any()
-    packed.Pack(message, deterministic=True)
-    return packed
 
 
 def _validation(tls: UpstreamTlsRow) -> common_pb2.CertificateValidationContext:
@@ -52,7 +45,7 @@ def transport_socket(tls: UpstreamTlsRow) -> base_pb2.TransportSocket:
         common.validation_context.CopyFrom(_validation(tls))
     context = tls_pb2.UpstreamTlsContext(sni=tls.sni, common_tls_context=common)
     return base_pb2.TransportSocket(
-        name="envoy.transport_sockets.tls", typed_config=_packed(context)
+        name="envoy.transport_sockets.tls", typed_config=packed(context)
     )
 
 
@@ -67,7 +60,7 @@ def apply(upstream: UpstreamRow, cluster: cluster_pb2.Cluster) -> None:
                 http2_protocol_options=protocol_pb2.Http2ProtocolOptions()
             )
         )
-        cluster.typed_extension_protocol_options[HTTP_OPTIONS_EXTENSION].CopyFrom(_packed(options))
+        cluster.typed_extension_protocol_options[HTTP_OPTIONS_EXTENSION].CopyFrom(packed(options))
 
 
 def tls_errors(upstream: UpstreamRow) -> list[str]:
