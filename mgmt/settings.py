@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "mgmt.analytics",
     "mgmt.billing",
     "mgmt.tls",
+    "mgmt.identity",
+    "mgmt.oauth",
 ]
 
 MIDDLEWARE = [

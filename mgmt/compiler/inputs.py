@@ -110,6 +110,9 @@ class RouteRow:
     position: int = 0
     cost: int = 1
     rate_limit_failure: str = "open"
+    # OAuth2 scopes a bearer token must carry to call this route (key and certificate callers
+    # are governed by their subscription alone).
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,48 @@ class CredentialRow:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenIssuerRow:
+    """An issuer of JWT access tokens (RFC 9068 style) whose tokens the gateway accepts.
+
+    Envoy's jwt_authn verifies the signature, `exp`/`nbf` (within `leeway_seconds`), `iss` and
+    `aud`; the sidecar checks the algorithm allow-list and `kid` (RFC 8725), maps the first
+    present of `client_claims` to an application (a TokenClientRow) and checks route scopes.
+    """
+
+    name: str  # slug: the jwt_authn provider's name
+    issuer: str  # the exact `iss`
+    audiences: tuple[str, ...]  # `aud` must hold one of these exactly
+    jwks_uri: str = ""  # remote JWKS, fetched and cached by Envoy; "" : `jwks_json`
+    jwks_json: str = ""  # inline JWKS (RFC 7517 JSON), e.g. Tollgate's own authorization server
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    leeway_seconds: int = 60
+    client_claims: tuple[str, ...] = ("azp", "client_id")
+    jwks_cache_seconds: int = 300
+    api_ids: tuple[int, ...] = ()  # the APIs that accept its tokens
+    every_api: bool = False  # Tollgate's own issuer: accepted by every API
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClientRow:
+    """A client of an issuer (its `azp`/`client_id` claim) acting as a Tollgate application."""
+
+    issuer: str
+    client_id: str
+    application_id: int
+    revoked_at: int = 0  # unix seconds; 0 : not revoked
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCertificateRow:
+    """A client certificate (by the SHA-256 of its DER) registered to an application."""
+
+    fingerprint_sha256: bytes  # 32 bytes
+    application_id: int
+    expires_at: int = 0  # the certificate's notAfter, unix seconds
+    revoked_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Rows:
     """Everything one snapshot is compiled from."""
 
@@ -184,3 +229,6 @@ class Rows:
     credentials: tuple[CredentialRow, ...] = field(default=())
     # Oldest first: the oldest also answers clients that send no (or an unknown) SNI.
     certificates: tuple[CertificateRow, ...] = ()
+    token_issuers: tuple[TokenIssuerRow, ...] = ()
+    token_clients: tuple[TokenClientRow, ...] = ()
+    client_certificates: tuple[ClientCertificateRow, ...] = ()

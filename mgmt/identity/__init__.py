@@ -1,0 +1,1 @@
+"""Caller identities besides API keys: token issuers, their clients, client certificates."""
