@@ -153,6 +153,7 @@ class RouteInline(admin.TabularInline[Route, ApiVersion]):
         "timeout_ms",
         "cost",
         "rate_limit_failure",
+        "required_scopes",
     )
     autocomplete_fields = ("upstream",)
 

@@ -188,6 +188,7 @@ def current_rows() -> Rows:
             position=r.position,
             cost=r.cost,
             rate_limit_failure=r.rate_limit_failure,
+            scopes=tuple(validators.split_scopes(r.required_scopes)),
         )
         for r in Route.objects.all()
     )

@@ -75,6 +75,24 @@ def validate_methods(raw: str) -> None:
         raise ValidationError(f"unknown HTTP method(s): {', '.join(unknown)}")
 
 
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
+
+
+def split_scopes(raw: str) -> list[str]:
+    """The scope tokens of a space-separated field (OAuth's own separator), in order, once each."""
+    return list(dict.fromkeys(raw.split()))
+
+
+def validate_scopes(raw: str) -> None:
+    bad = [token for token in split_scopes(raw) if not _SCOPE_TOKEN.match(token)]
+    if bad:
+        raise ValidationError(
+            f"not a scope token (RFC 6749 §3.3: printable ASCII, no quote, backslash or "
+            f"space): {', '.join(repr(b) for b in bad)}"
+        )
+
+
 def validate_re2(pattern: str) -> None:
     """Envoy matches with RE2: refuse what RE2 refuses, with RE2's own words."""
     if not strip_anchors(pattern).startswith("/"):

@@ -312,6 +312,13 @@ class Route(models.Model):
         default=RateLimitFailure.OPEN,
         help_text="What this route does when the rate-limit service or its Redis is unreachable.",
     )
+    required_scopes = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validators.validate_scopes],
+        help_text="Space-separated OAuth2 scopes a bearer token must carry to call this route "
+        "(403 naming the missing one). Key and client-certificate callers are not affected.",
+    )
 
     class Meta:
         ordering = ["api_version", "position", "id"]
