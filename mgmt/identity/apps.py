@@ -8,3 +8,8 @@ class IdentityConfig(AppConfig):
     label = "identity"
     verbose_name = "Identity"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from mgmt.identity import signals
+
+        signals.connect()
