@@ -55,16 +55,59 @@ class Denial:
     http: bytes
 
 
-def _http_denial(problem: Problem, body: str | None = None) -> bytes:
+def _http_denial(problem: Problem, body: str | None = None, challenge: str | None = None) -> bytes:
     headers = [("content-type", CONTENT_TYPE), ("cache-control", "no-store")]
-    if problem.status == 401:
-        headers.append(("www-authenticate", 'Bearer realm="tollgate"'))
+    if challenge or problem.status == 401:
+        headers.append(("www-authenticate", challenge or responses.DEFAULT_CHALLENGE))
     text = problem.body if body is None else body.encode()
     return response(problem.status, HTTPStatus(problem.status).phrase, headers, text)
 
 
-def denial(problem: Problem) -> Denial:
-    return Denial(problem.slug, responses.denied(problem), _http_denial(problem))
+def denial(problem: Problem, challenge: str | None = None) -> Denial:
+    return Denial(
+        problem.slug,
+        responses.denied(problem, challenge=challenge),
+        _http_denial(problem, challenge=challenge),
+    )
+
+
+def _quotable(text: str) -> str:
+    """Text fit for a quoted-string of a challenge and a problem's detail: printable ASCII,
+    no quote or backslash, bounded (jwt_authn's messages are all of that already)."""
+    kept = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "?" for c in text)
+    return kept[:200]
+
+
+@functools.lru_cache(maxsize=256)
+def invalid_token(reason: str) -> Denial:
+    """A bearer token refused, saying why (RFC 6750 §3.1 invalid_token)."""
+    why = _quotable(reason)
+    problem = problems.INVALID_TOKEN
+    detail = f"{problem.detail} {why[:1].upper()}{why[1:]}." if why else problem.detail
+    challenge = f'Bearer realm="tollgate", error="invalid_token", error_description="{why}"'
+    return Denial(
+        problem.slug,
+        responses.denied(problem, problem.json(detail), challenge),
+        _http_denial(problem, problem.json(detail), challenge),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def insufficient_scope(scope: str) -> Denial:
+    """A valid token without a scope the route requires (RFC 6750 §3.1), naming it."""
+    wanted = _quotable(scope)
+    problem = problems.INSUFFICIENT_SCOPE
+    body = problem.json(
+        f"This operation needs the scope '{wanted}', which the token does not carry. "
+        "Ask the authorization server for a token with it.",
+        {"scope": wanted},
+    )
+    challenge = f'Bearer realm="tollgate", error="insufficient_scope", scope="{wanted}"'
+    return Denial(
+        problem.slug,
+        responses.denied(problem, body, challenge),
+        _http_denial(problem, body, challenge),
+    )
 
 
 DENIALS: Final[dict[str, Denial]] = {

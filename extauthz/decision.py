@@ -12,9 +12,19 @@ from typing import Final
 
 from extauthz import answers, problems
 from extauthz.answers import Allowance, Denial
+from extauthz.caller_ids import (
+    CLIENT_CERT_HEADER,
+    TOKEN_CLIENT_HEADERS,
+    TOKEN_ERROR_HEADER,
+    TOKEN_ISSUER_HEADER,
+    TOKEN_SCOPE_HEADER,
+    certificate_id,
+    token_client_id,
+)
 from extauthz.keys import KEY_ID_LENGTH, PREFIX, hash_key, key_id_of
 from extauthz.route_context import RouteContext
-from extauthz.store import CREDENTIAL_TAIL, HASH_LENGTH, Store
+from extauthz.store import CREDENTIAL_TAIL, HASH_LENGTH, Snapshot, Store
+from extauthz.token_checks import header_error, missing_scope
 
 API_KEY_HEADER: Final = "x-api-key"
 AUTHORIZATION_HEADER: Final = "authorization"
@@ -58,19 +68,26 @@ def bearer_token(value: str) -> str | None:
 
 _KEY_ID_START: Final = len(PREFIX)
 _KEY_ID_END: Final = len(PREFIX) + KEY_ID_LENGTH
+# What the access log records as the "key id" of callers that hold no key.
+TOKEN_CALLER: Final = "token"  # noqa: S105 (a label)
+CERTIFICATE_CALLER: Final = "certificate"
 
 
 def presented_key_id(headers: Mapping[str, str]) -> str:
     """The visible key id of the key an allowed request presented (decide checked it): what
-    the access log records, never the secret."""
+    the access log records, never the secret; for a token or certificate caller, which."""
     presented = headers.get(API_KEY_HEADER)
     if not presented:
         presented = bearer_token(headers.get(AUTHORIZATION_HEADER, "")) or ""
+        if not presented:
+            return CERTIFICATE_CALLER
+        if headers.get(TOKEN_ISSUER_HEADER):
+            return TOKEN_CALLER
     return presented[_KEY_ID_START:_KEY_ID_END]
 
 
 # One return per outcome, in the documented order: a flat table reads best here.
-def decide(  # noqa: PLR0911, PLR0912
+def decide(  # noqa: PLR0911
     headers: Mapping[str, str],
     route: RouteContext | None,
     store: Store,
@@ -80,7 +97,11 @@ def decide(  # noqa: PLR0911, PLR0912
 
     In order: no Tollgate route 404; a retired version, or one past its sunset, 410 for
     everyone; no data yet 503; credentials 401 (404 on a draft: see _DRAFT_CREDENTIALS);
-    a draft of another organisation 404; no subscription 403; else the caller's allowance.
+    a draft of another organisation 404; a token without a required scope 403; no
+    subscription 403; else the caller's allowance.
+
+    The credential is the x-api-key header, else the Authorization bearer (a key, or on a
+    route that accepts tokens, a token jwt_authn verified), else the TLS client certificate.
     """
     if route is None:
         return UNKNOWN_API
@@ -103,8 +124,13 @@ def decide(  # noqa: PLR0911, PLR0912
         authorization = headers.get(AUTHORIZATION_HEADER)
         presented = bearer_token(authorization) if authorization else None
         if presented is None:
+            fingerprint = headers.get(CLIENT_CERT_HEADER)
+            if fingerprint:
+                return _certificate_caller(fingerprint, route, snapshot, now, draft)
             return denials.missing
         carrier = AUTHORIZATION_HEADER
+        if route.token_policies and key_id_of(presented) is None:
+            return _token_caller(headers, presented, route, snapshot, draft)
 
     key_id = key_id_of(presented)
     # Real keys are ASCII; anything else cannot match, and must not reach .encode().
@@ -119,10 +145,25 @@ def decide(  # noqa: PLR0911, PLR0912
         return denials.revoked
     if expires_at and now >= expires_at:
         return denials.expired
+    return _allowance(
+        snapshot, application_id, route, carrier=carrier, draft=draft, unusable=denials.invalid
+    )
+
+
+def _allowance(
+    snapshot: Snapshot,
+    application_id: int,
+    route: RouteContext,
+    *,
+    carrier: str,
+    draft: bool,
+    unusable: Denial,
+) -> Denial | Allowance:
+    """The allowance of an identified application on this route's API, or why not."""
     application = snapshot.application(application_id)
     if application is None:
-        # The key's application is gone (deleted, or not streamed yet): the key is unusable.
-        return denials.invalid
+        # The credential's application is gone (deleted, or not streamed yet): unusable.
+        return unusable
     if draft and application.organization_id != route.owner:
         return UNKNOWN_API
 
@@ -148,3 +189,93 @@ def decide(  # noqa: PLR0911, PLR0912
     )
     snapshot.allowed[cache_key] = answer
     return answer
+
+
+def _header_text(value: str) -> str:
+    """A header value as the client wrote it: the HTTP transport reads headers as latin-1,
+    a claim is UTF-8."""
+    if value.isascii():
+        return value
+    return value.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def _token_caller(  # noqa: PLR0911
+    headers: Mapping[str, str],
+    token: str,
+    route: RouteContext,
+    snapshot: Snapshot,
+    draft: bool,
+) -> Denial | Allowance:
+    """A bearer token: jwt_authn verified its signature, times, issuer and audience (and
+    then set the issuer header), or said why not (the error header)."""
+    issuer = headers.get(TOKEN_ISSUER_HEADER)
+    if not issuer:
+        if draft:
+            return UNKNOWN_API
+        reason = headers.get(TOKEN_ERROR_HEADER, "")
+        if reason and reason != _JWT_MISSING:
+            return answers.invalid_token(reason)
+        return INVALID
+    issuer = _header_text(issuer)
+    policy = route.token_policies.get(issuer)
+    if policy is None:  # verified by a provider this route's API does not list
+        return UNKNOWN_API if draft else answers.invalid_token(_ISSUER_NOT_ACCEPTED)
+    broken = header_error(token, policy)
+    if broken:
+        return UNKNOWN_API if draft else answers.invalid_token(broken)
+    client = ""
+    for name in TOKEN_CLIENT_HEADERS[: policy.client_headers]:
+        client = headers.get(name, "")
+        if client:
+            break
+    if not client:
+        return UNKNOWN_API if draft else answers.invalid_token(_NO_CLIENT)
+    stored = snapshot.credential(token_client_id(issuer, _header_text(client)))
+    if stored is None:
+        return UNKNOWN_API if draft else _UNREGISTERED_CLIENT
+    application_id, _, revoked_at = _unpack_tail(stored, 0)
+    if revoked_at:
+        return UNKNOWN_API if draft else _REVOKED_CLIENT
+    missing = missing_scope(route.scopes, headers.get(TOKEN_SCOPE_HEADER, ""))
+    if missing:
+        return answers.insufficient_scope(missing)
+    return _allowance(
+        snapshot, application_id, route, carrier=AUTHORIZATION_HEADER, draft=draft, unusable=INVALID
+    )
+
+
+def _certificate_caller(
+    fingerprint: str,
+    route: RouteContext,
+    snapshot: Snapshot,
+    now: float,
+    draft: bool,
+) -> Denial | Allowance:
+    """The TLS client certificate Envoy verified at the handshake, by its fingerprint."""
+    stored = snapshot.credential(certificate_id(fingerprint))
+    if stored is None:
+        return UNKNOWN_API if draft else _UNKNOWN_CERTIFICATE
+    application_id, expires_at, revoked_at = _unpack_tail(stored, 0)
+    if revoked_at and now >= revoked_at:
+        return UNKNOWN_API if draft else _REVOKED_CERTIFICATE
+    if expires_at and now >= expires_at:
+        return UNKNOWN_API if draft else _EXPIRED_CERTIFICATE
+    return _allowance(
+        snapshot,
+        application_id,
+        route,
+        carrier=CLIENT_CERT_HEADER,
+        draft=draft,
+        unusable=_UNKNOWN_CERTIFICATE,
+    )
+
+
+# jwt_authn's failure status when the request carried no token it could extract.
+_JWT_MISSING: Final = "Jwt is missing"
+_ISSUER_NOT_ACCEPTED: Final = "this API does not accept tokens of the token's issuer"
+_NO_CLIENT: Final = "the token names no client (none of its issuer's client claims)"
+_UNREGISTERED_CLIENT: Final = answers.denial(problems.UNREGISTERED_TOKEN_CLIENT)
+_REVOKED_CLIENT: Final = answers.denial(problems.REVOKED_TOKEN_CLIENT)
+_UNKNOWN_CERTIFICATE: Final = answers.denial(problems.UNKNOWN_CERTIFICATE)
+_REVOKED_CERTIFICATE: Final = answers.denial(problems.REVOKED_CERTIFICATE)
+_EXPIRED_CERTIFICATE: Final = answers.denial(problems.EXPIRED_CERTIFICATE)

@@ -11,6 +11,7 @@ from typing import Final
 
 from extauthz import answers
 from extauthz.answers import Allowance, Denial
+from extauthz.caller_ids import CALLER_HEADERS
 from extauthz.decision import decide, presented_key_id
 from extauthz.meter import (
     UNMETERED,
@@ -23,8 +24,9 @@ from extauthz.route_context import ROUTE_HEADER, RouteContext, from_header
 from extauthz.store import Store
 from ratelimit_svc.leases import Admitted, Refused
 
-# Every header either transport needs to see: the key's two carriers and the route's identity.
-WANTED_HEADERS: Final = ("x-api-key", "authorization", ROUTE_HEADER)
+# Every header either transport needs to see: the key's two carriers, the route's identity,
+# and what the gateway established of a token or a client certificate.
+WANTED_HEADERS: Final = ("x-api-key", "authorization", ROUTE_HEADER, *CALLER_HEADERS)
 
 # The allowance, what the meter said, the route, and the calling key's id (for the log).
 Render = Callable[[Allowance, Outcome, RouteContext, str], bytes]

@@ -91,6 +91,49 @@ UNAVAILABLE: Final = Problem(
     "The gateway's authorization service has no credentials yet; the request was not sent.",
 )
 
+INVALID_TOKEN: Final = Problem(
+    "invalid-token",
+    401,
+    "Invalid token",
+    "The bearer token was refused.",
+)
+INSUFFICIENT_SCOPE: Final = Problem(
+    "insufficient-scope",
+    403,
+    "Insufficient scope",
+    "The token does not carry a scope this operation needs.",
+)
+UNREGISTERED_TOKEN_CLIENT: Final = Problem(
+    "invalid-token",
+    401,
+    "Invalid token",
+    "The bearer token is valid, but its client is not registered to an application here.",
+)
+UNKNOWN_CERTIFICATE: Final = Problem(
+    "invalid-credentials",
+    401,
+    "Invalid credentials",
+    "The client certificate is not registered to an application.",
+)
+REVOKED_CERTIFICATE: Final = Problem(
+    "revoked-credentials",
+    401,
+    "Revoked credentials",
+    "The client certificate has been revoked for this application.",
+)
+EXPIRED_CERTIFICATE: Final = Problem(
+    "expired-credentials",
+    401,
+    "Expired credentials",
+    "The client certificate has expired. Register its successor.",
+)
+REVOKED_TOKEN_CLIENT: Final = Problem(
+    "revoked-credentials",
+    401,
+    "Revoked credentials",
+    "The token's client has been revoked for this application.",
+)
+
 CATALOGUE: Final = (
     MISSING_CREDENTIALS,
     INVALID_CREDENTIALS,
@@ -100,4 +143,6 @@ CATALOGUE: Final = (
     UNKNOWN_API,
     VERSION_RETIRED,
     UNAVAILABLE,
+    INVALID_TOKEN,
+    INSUFFICIENT_SCOPE,
 )

@@ -50,17 +50,21 @@ def _set_header(option: base_pb2.HeaderValueOption, key: str, value: str) -> Non
     option.append_action = OVERWRITE
 
 
-def denied(problem: Problem, body: str | None = None) -> bytes:
+DEFAULT_CHALLENGE = 'Bearer realm="tollgate"'
+
+
+def denied(problem: Problem, body: str | None = None, challenge: str | None = None) -> bytes:
     """The serialized CheckResponse that makes Envoy answer `problem` itself, with its own
-    body or `body` (the same problem told for one occurrence, see Problem.json)."""
+    body or `body` (the same problem told for one occurrence, see Problem.json), and on a
+    401 (or with `challenge`) a WWW-Authenticate challenge."""
     response = external_auth_pb2.CheckResponse()
     response.status.code = _grpc_code(problem.status)
     response.status.message = problem.slug
     denial = response.denied_response
     denial.status.code = problem.status
     headers = [("content-type", CONTENT_TYPE), ("cache-control", "no-store")]
-    if problem.status == 401:
-        headers.append(("www-authenticate", 'Bearer realm="tollgate"'))
+    if challenge or problem.status == 401:
+        headers.append(("www-authenticate", challenge or DEFAULT_CHALLENGE))
     for key, value in headers:
         _set_header(denial.headers.add(), key, value)
     denial.body = problem.body.decode() if body is None else body

@@ -8,7 +8,7 @@ client sent). Both are the same string map, written by mgmt's compiler.
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 # The header the gateway sets per route in HTTP mode.
@@ -32,6 +32,9 @@ class RouteContext:
     fail_closed: bool
     closed_status: int  # what a fail-closed route answers while the counters are unreachable
     draft03: bool  # also the x-ratelimit-* headers (IETF draft 03)
+    # OAuth2 scopes a bearer token must carry here, and the accepted issuers' policies.
+    scopes: tuple[str, ...] = ()
+    token_policies: "Mapping[str, TokenPolicy]" = field(default_factory=dict)
 
     @classmethod
     def of(cls, values: Mapping[str, str]) -> "RouteContext | None":
@@ -54,7 +57,53 @@ class RouteContext:
             fail_closed=values.get("failure", "closed") != "open",
             closed_status=_status(values.get("closed_status", "")),
             draft03=values.get("headers") == "draft03",
+            scopes=tuple(values.get("scopes", "").split()),
+            token_policies=_token_policies(values.get("tokens", "")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPolicy:
+    """What RFC 8725 asks of an issuer's tokens beyond what Envoy's jwt_authn checks."""
+
+    algorithms: frozenset[str]
+    kid_required: bool
+    client_headers: int  # how many TOKEN_CLIENT_HEADERS the provider sets
+
+
+def token_policies_value(policies: Mapping[str, TokenPolicy]) -> str:
+    """The `tokens` context value (the compiler writes it): issuer -> [algorithms, kid, n]."""
+    if not policies:
+        return ""
+    document = {
+        issuer: [sorted(p.algorithms), p.kid_required, p.client_headers]
+        for issuer, p in sorted(policies.items())
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _token_policies(value: str) -> dict[str, TokenPolicy]:
+    """Parsed from the compiler's `tokens` value; anything else accepts no token at all."""
+    if not value:
+        return {}
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return {}
+    policies: dict[str, TokenPolicy] = {}
+    if not isinstance(document, dict):
+        return policies
+    for issuer, entry in document.items():
+        if (
+            isinstance(entry, list)
+            and len(entry) == 3
+            and isinstance(entry[0], list)
+            and all(isinstance(a, str) for a in entry[0])
+            and isinstance(entry[1], bool)
+            and isinstance(entry[2], int)
+        ):
+            policies[issuer] = TokenPolicy(frozenset(entry[0]), entry[1], entry[2])
+    return policies
 
 
 def _cost(value: str) -> int:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from google.protobuf.message import DecodeError
 
+from extauthz.caller_ids import certificate_id, token_client_id
 from extauthz.errors import StoreError
 from extauthz.keys import shard_of
 from protos.tollgate.v1 import resources_pb2
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 # A credential is stored as one bytes object: SHA-256 of the key, then
 # application_id (u64), expires_at (i64), revoked_at (i64): about 160 bytes per key
 # with its key id and dict slot (measured), several times less than a small object.
+# Token clients and client certificates (extauthz.caller_ids) are the tail alone: the token
+# or the certificate was verified by Envoy, there is no secret to compare.
 HASH_LENGTH: Final = 32
 CREDENTIAL_TAIL: Final = struct.Struct("<Qqq")
 
@@ -204,7 +207,28 @@ def _parse_credentials(value: bytes) -> _Shard[str, bytes]:
         entries[key_id] = key_hash + pack(
             credential.application_id, credential.expires_at, credential.revoked_at
         )
+    for client in message.token_clients:
+        _place(entries, name, index, count, token_client_id(client.issuer, client.client_id))
+        entries[token_client_id(client.issuer, client.client_id)] = pack(
+            client.application_id, 0, client.revoked_at
+        )
+    for certificate in message.client_certificates:
+        fingerprint = certificate.fingerprint_sha256
+        if len(fingerprint) != HASH_LENGTH:
+            raise StoreError(f"{name}: a client certificate has a {len(fingerprint)}-byte hash")
+        lookup = certificate_id(fingerprint.hex())
+        _place(entries, name, index, count, lookup)
+        entries[lookup] = pack(
+            certificate.application_id, certificate.expires_at, certificate.revoked_at
+        )
     return _Shard(name, index, count, entries)
+
+
+def _place(entries: dict[str, bytes], name: str, index: int, count: int, lookup: str) -> None:
+    if shard_of(lookup, count) != index:
+        raise StoreError(f"{name}: a token client or client certificate belongs in another shard")
+    if lookup in entries:
+        raise StoreError(f"{name}: a token client or client certificate is listed twice")
 
 
 def _parse_applications(value: bytes) -> _Shard[int, Application]:

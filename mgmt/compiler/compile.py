@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from mgmt.compiler import clusters, sidecar_resources, tls
+from mgmt.compiler import clusters, sidecar_resources, tls, token_auth
 from mgmt.compiler.inputs import GatewaySettings, Rows
 from mgmt.compiler.listener import listener
 from mgmt.compiler.packing import packed
@@ -58,12 +58,33 @@ def snapshot_version(sets: Sequence[snapshot_pb2.ResourceSet]) -> str:
 
 
 def _listeners(rows: Rows, gateway: GatewaySettings) -> list[snapshot_pb2.Resource]:
-    plain = listener(gateway)
+    jwt = token_auth.jwt_filter(rows.token_issuers, (a.id for a in rows.apis))
+    plain = listener(gateway, jwt)
     resources = [_resource(plain.name, plain)]
-    https = tls.https_listener(gateway, rows.certificates)
+    mtls = bool(tls.accepted_client_certificates(rows.client_certificates))
+    https = tls.https_listener(gateway, rows.certificates, jwt=jwt, mtls=mtls)
     if https is not None:
         resources.append(_resource(https.name, https))
     return resources
+
+
+def _secrets(rows: Rows, gateway: GatewaySettings) -> list[snapshot_pb2.Resource]:
+    """Server certificates, and the client certificates' fingerprints when HTTPS asks for them."""
+    secrets = [_resource(tls.secret_name(c.name), tls.server_secret(c)) for c in rows.certificates]
+    fingerprints = tls.accepted_client_certificates(rows.client_certificates)
+    if fingerprints and gateway.https_port and rows.certificates:
+        secret = tls.client_certificates_secret(fingerprints)
+        secrets.append(_resource(secret.name, secret))
+    return secrets
+
+
+def _clusters(rows: Rows, gateway: GatewaySettings) -> list[snapshot_pb2.Resource]:
+    upstreams = sorted(rows.upstreams, key=lambda u: u.name)
+    jwks = token_auth.jwks_clusters(rows.token_issuers, gateway)
+    return [
+        *(_resource(clusters.cluster_name(u), clusters.cluster(u)) for u in upstreams),
+        *(_resource(c.name, c) for c in jwks),
+    ]
 
 
 def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0) -> Compiled:
@@ -74,10 +95,7 @@ def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0)
 
     upstreams = sorted(rows.upstreams, key=lambda u: u.name)
     sets = [
-        resource_set(
-            type_urls.CLUSTER,
-            (_resource(clusters.cluster_name(u), clusters.cluster(u)) for u in upstreams),
-        ),
+        resource_set(type_urls.CLUSTER, _clusters(rows, gateway)),
         resource_set(
             type_urls.ENDPOINT,
             (
@@ -87,10 +105,7 @@ def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0)
             ),
         ),
         resource_set(type_urls.LISTENER, _listeners(rows, gateway)),
-        resource_set(
-            type_urls.SECRET,
-            (_resource(tls.secret_name(c.name), tls.server_secret(c)) for c in rows.certificates),
-        ),
+        resource_set(type_urls.SECRET, _secrets(rows, gateway)),
         resource_set(
             type_urls.ROUTE, [_resource("gateway_routes", route_configuration(rows, gateway))]
         ),

@@ -25,6 +25,8 @@ class GatewaySettings:
     access_log_buffer_bytes: int = 65_536
     # The HTTPS listener's port (TLS certificates over SDS); 0: no HTTPS listener.
     https_port: int = 0
+    # The CA bundle Envoy trusts for https JWKS endpoints.
+    system_ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
 
 
 @dataclass(frozen=True, slots=True)

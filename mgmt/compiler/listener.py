@@ -5,6 +5,10 @@ ext_authz speaks Envoy's HTTP mode by default (measured about twice as fast as g
 the sidecar) or gRPC (`GatewaySettings.authz_transport`). In HTTP mode the route's
 identity travels in a header: the first header-mutation filter strips any copy the client
 sent, the second sets the route's own (per-route config), and ext_authz forwards it.
+
+The first filter also strips the client's copies of the caller headers the gateway sets
+(extauthz.caller_ids) and sets the TLS client certificate's fingerprint; between the two,
+jwt_authn (mgmt.compiler.token_auth) adds a verified token's claims.
 """
 
 from envoy.config.accesslog.v3 import accesslog_pb2
@@ -37,6 +41,7 @@ from extauthz.answers import (
     RATELIMIT_HEADERS,
     REFUSAL_HEADERS,
 )
+from extauthz.caller_ids import CALLER_HEADERS, CLIENT_CERT_HEADER
 from extauthz.problems import Problem
 from extauthz.responses import APPLICATION_ID_HEADER, CONSUMER_ID_HEADER, PLAN_HEADER
 from extauthz.route_context import ROUTE_HEADER
@@ -51,6 +56,7 @@ from mgmt.compiler.problems import (
     EXT_AUTHZ_DENIED,
     PROBLEM_CONTENT_TYPE,
 )
+from mgmt.compiler.token_auth import token_error_filter
 from ratelimit_svc.problems import RATE_LIMIT_UNAVAILABLE
 
 LISTENER_NAME = "gateway"
@@ -65,7 +71,7 @@ GRPC_TRANSPORT = "grpc"
 AUTHZ_TRANSPORTS = frozenset({HTTP_TRANSPORT, GRPC_TRANSPORT})
 
 # Only the headers that can carry a credential travel to ext_authz: less to serialize per call.
-_CREDENTIAL_HEADERS = ("x-api-key", "authorization")
+_CREDENTIAL_HEADERS = ("x-api-key", "authorization", *CALLER_HEADERS)
 # Identity the sidecar established, sent upstream in place of anything the client sent.
 _UPSTREAM_HEADERS = (CONSUMER_ID_HEADER, APPLICATION_ID_HEADER, PLAN_HEADER)
 
@@ -118,19 +124,50 @@ def ext_authz_filter(gateway: GatewaySettings) -> hcm_pb2.HttpFilter:
     return hcm_pb2.HttpFilter(name=EXT_AUTHZ_FILTER, typed_config=packed(config))
 
 
-def route_header_filters() -> list[hcm_pb2.HttpFilter]:
-    """Strip the client's route header, then set the route's (see ROUTE_HEADER_FILTER)."""
-    strip = header_mutation_pb2.HeaderMutation(
-        mutations=header_mutation_pb2.Mutations(
-            request_mutations=[mutation_rules_pb2.HeaderMutation(remove=ROUTE_HEADER)]
+def strip_filter() -> hcm_pb2.HttpFilter:
+    """Removes every header only the gateway may set, then sets the client certificate's
+    fingerprint (Envoy adds nothing for an empty value: no certificate, no header)."""
+    removals = [
+        mutation_rules_pb2.HeaderMutation(remove=name) for name in (ROUTE_HEADER, *CALLER_HEADERS)
+    ]
+    fingerprint = mutation_rules_pb2.HeaderMutation(
+        append=base_pb2.HeaderValueOption(
+            header=base_pb2.HeaderValue(
+                key=CLIENT_CERT_HEADER, value="%DOWNSTREAM_PEER_FINGERPRINT_256%"
+            ),
+            append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
         )
     )
-    return [
-        hcm_pb2.HttpFilter(name=STRIP_ROUTE_HEADER_FILTER, typed_config=packed(strip)),
+    strip = header_mutation_pb2.HeaderMutation(
+        mutations=header_mutation_pb2.Mutations(request_mutations=[*removals, fingerprint])
+    )
+    return hcm_pb2.HttpFilter(name=STRIP_ROUTE_HEADER_FILTER, typed_config=packed(strip))
+
+
+def route_header_filter() -> hcm_pb2.HttpFilter:
+    """Sets the route's identity header (per-route config; see ROUTE_HEADER_FILTER)."""
+    return hcm_pb2.HttpFilter(
+        name=ROUTE_HEADER_FILTER, typed_config=packed(header_mutation_pb2.HeaderMutation())
+    )
+
+
+def http_filters(
+    gateway: GatewaySettings, jwt: hcm_pb2.HttpFilter | None
+) -> list[hcm_pb2.HttpFilter]:
+    """The chain: strip, [jwt_authn, its reason], [route header], ext_authz, router."""
+    chain = [strip_filter()]
+    if jwt is not None:
+        chain.extend((jwt, token_error_filter()))
+    # gRPC mode carries the route's identity as context extensions instead.
+    if gateway.authz_transport != GRPC_TRANSPORT:
+        chain.append(route_header_filter())
+    chain.append(ext_authz_filter(gateway))
+    chain.append(
         hcm_pb2.HttpFilter(
-            name=ROUTE_HEADER_FILTER, typed_config=packed(header_mutation_pb2.HeaderMutation())
-        ),
-    ]
+            name="envoy.filters.http.router", typed_config=packed(router_pb2.Router())
+        )
+    )
+    return chain
 
 
 def _status_is(status: int) -> accesslog_pb2.AccessLogFilter:
@@ -215,20 +252,16 @@ def _local_reply_config(gateway: GatewaySettings) -> hcm_pb2.LocalReplyConfig:
     return hcm_pb2.LocalReplyConfig(mappers=mappers)
 
 
-def http_connection_manager(gateway: GatewaySettings) -> hcm_pb2.HttpConnectionManager:
-    """The gateway's HTTP handling, the same behind the plain and the HTTPS listener."""
+def http_connection_manager(
+    gateway: GatewaySettings, jwt: hcm_pb2.HttpFilter | None = None
+) -> hcm_pb2.HttpConnectionManager:
+    """The gateway's HTTP handling, the same behind the plain and the HTTPS listener;
+    `jwt` is mgmt.compiler.token_auth.jwt_filter's (None: no issuer configured)."""
     return hcm_pb2.HttpConnectionManager(
         stat_prefix="gateway",
         codec_type=hcm_pb2.HttpConnectionManager.AUTO,
         rds=hcm_pb2.Rds(config_source=ADS_CONFIG_SOURCE, route_config_name=ROUTE_CONFIG_NAME),
-        http_filters=[
-            # gRPC mode carries the route's identity as context extensions instead.
-            *(route_header_filters() if gateway.authz_transport != GRPC_TRANSPORT else []),
-            ext_authz_filter(gateway),
-            hcm_pb2.HttpFilter(
-                name="envoy.filters.http.router", typed_config=packed(router_pb2.Router())
-            ),
-        ],
+        http_filters=http_filters(gateway, jwt),
         use_remote_address=wrappers_pb2.BoolValue(value=True),
         normalize_path=wrappers_pb2.BoolValue(value=True),
         merge_slashes=True,
@@ -245,14 +278,18 @@ def http_connection_manager(gateway: GatewaySettings) -> hcm_pb2.HttpConnectionM
     )
 
 
-def http_manager_filter(gateway: GatewaySettings) -> listener_components_pb2.Filter:
+def http_manager_filter(
+    gateway: GatewaySettings, jwt: hcm_pb2.HttpFilter | None = None
+) -> listener_components_pb2.Filter:
     return listener_components_pb2.Filter(
         name="envoy.filters.network.http_connection_manager",
-        typed_config=packed(http_connection_manager(gateway)),
+        typed_config=packed(http_connection_manager(gateway, jwt)),
     )
 
 
-def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
+def listener(
+    gateway: GatewaySettings, jwt: hcm_pb2.HttpFilter | None = None
+) -> listener_pb2.Listener:
     return listener_pb2.Listener(
         name=LISTENER_NAME,
         address=address_pb2.Address(
@@ -260,5 +297,7 @@ def listener(gateway: GatewaySettings) -> listener_pb2.Listener:
                 address=gateway.listen_address, port_value=gateway.listen_port
             )
         ),
-        filter_chains=[listener_components_pb2.FilterChain(filters=[http_manager_filter(gateway)])],
+        filter_chains=[
+            listener_components_pb2.FilterChain(filters=[http_manager_filter(gateway, jwt)])
+        ],
     )

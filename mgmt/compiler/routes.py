@@ -10,6 +10,7 @@ retired version's routes answer 410 themselves (see lifecycle_routes).
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 
 from envoy.config.common.mutation_rules.v3 import mutation_rules_pb2
 from envoy.config.core.v3 import base_pb2
@@ -20,11 +21,21 @@ from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 from envoy.type.matcher.v3 import regex_pb2, string_pb2
 from google.protobuf import any_pb2
 
+from extauthz.caller_ids import TOKEN_ERROR_HEADER
 from extauthz.route_context import ROUTE_HEADER, header_value
+from mgmt.compiler import token_auth
 from mgmt.compiler.access_log import route_metadata
 from mgmt.compiler.clusters import cluster_name
 from mgmt.compiler.durations import ms
-from mgmt.compiler.inputs import ApiRow, ApiVersionRow, GatewaySettings, RouteRow, Rows, UpstreamRow
+from mgmt.compiler.inputs import (
+    ApiRow,
+    ApiVersionRow,
+    GatewaySettings,
+    RouteRow,
+    Rows,
+    TokenIssuerRow,
+    UpstreamRow,
+)
 from mgmt.compiler.lifecycle_routes import (
     ServedVersion,
     catch_all_routes,
@@ -84,11 +95,14 @@ def route_match(api: ApiRow, version: ApiVersionRow, route: RouteRow) -> rc_pb2.
 
 
 def route_context(
-    served: ServedVersion, route: RouteRow, gateway: GatewaySettings
+    served: ServedVersion,
+    route: RouteRow,
+    gateway: GatewaySettings,
+    issuers: Sequence[TokenIssuerRow] = (),
 ) -> dict[str, str]:
     """The route's identity, as the one decision reads it (extauthz.route_context)."""
     api, version = served.api, served.version
-    return {
+    context = {
         "api": str(api.id),
         "version": str(version.id),
         "route": str(route.id),
@@ -96,7 +110,11 @@ def route_context(
         "owner": str(api.organization_id),
         **route_limits_context(route, gateway),
         **sunset_context(served),
+        **token_auth.route_tokens_context(api.id, issuers),
     }
+    if route.scopes:
+        context["scopes"] = " ".join(route.scopes)
+    return context
 
 
 def _identity_configs(context: dict[str, str], transport: str) -> dict[str, any_pb2.Any]:
@@ -130,23 +148,30 @@ def _upstream_route(
     upstream: UpstreamRow,
     *,
     gateway: GatewaySettings,
+    issuers: Sequence[TokenIssuerRow],
 ) -> rc_pb2.Route:
+    context = route_context(served, route, gateway, issuers)
     return rc_pb2.Route(
         name=name,
         match=match,
         route=rc_pb2.RouteAction(cluster=cluster_name(upstream), timeout=ms(route.timeout_ms)),
         # The route header is for ext_authz only: it never reaches the upstream.
-        request_headers_to_remove=[ROUTE_HEADER],
+        request_headers_to_remove=[ROUTE_HEADER, TOKEN_ERROR_HEADER],
         response_headers_to_add=deprecation_headers(served),
         metadata=route_metadata(api=served.api.id, version=served.version.id, route=route.id),
-        typed_per_filter_config=_identity_configs(
-            route_context(served, route, gateway), gateway.authz_transport
-        ),
+        typed_per_filter_config={
+            **_identity_configs(context, gateway.authz_transport),
+            **token_auth.route_config(served.api.id, issuers),
+        },
     )
 
 
 def envoy_routes(
-    served: ServedVersion, route: RouteRow, upstream: UpstreamRow, gateway: GatewaySettings
+    served: ServedVersion,
+    route: RouteRow,
+    upstream: UpstreamRow,
+    gateway: GatewaySettings,
+    issuers: Sequence[TokenIssuerRow] = (),
 ) -> list[rc_pb2.Route]:
     """The route once per way a request selects its version (see version_selectors)."""
     match = route_match(served.api, served.version, route)
@@ -160,6 +185,7 @@ def envoy_routes(
             route,
             upstream,
             gateway=gateway,
+            issuers=issuers,
         )
         for suffix, header in version_selectors(served)
     ]
@@ -189,7 +215,8 @@ def route_configuration(rows: Rows, gateway: GatewaySettings) -> route_pb2.Route
         if served is None or upstream is None:
             continue
         key = _specificity(served.api, served.version, position=route.position, id_=route.id)
-        placed.append((key, served.api, envoy_routes(served, route, upstream, gateway)))
+        routes = envoy_routes(served, route, upstream, gateway, rows.token_issuers)
+        placed.append((key, served.api, routes))
     for served in versions.values():
         if catch_all := catch_all_routes(served):
             key = _specificity(

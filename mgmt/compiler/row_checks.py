@@ -4,7 +4,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from mgmt.compiler import tls, upstream_tls
+from mgmt.compiler import tls, token_auth, upstream_tls
 from mgmt.compiler.inputs import ApiVersionRow, GatewaySettings, Rows, WindowRow
 from mgmt.compiler.paths import full_prefix
 from mgmt.compiler.rate_limits import (
@@ -33,6 +33,17 @@ def row_errors(rows: Rows) -> list[str]:
         *_route_errors(rows),
         *_limit_errors(rows),
         *tls.hostname_errors(rows.certificates),
+        *token_auth.issuer_errors(rows.token_issuers),
+        *_scope_errors(rows),
+    ]
+
+
+def _scope_errors(rows: Rows) -> list[str]:
+    return [
+        f"route {route.id}: {scope!r} is not an OAuth2 scope token (RFC 6749 §3.3)"
+        for route in rows.routes
+        for scope in route.scopes
+        if not token_auth.is_scope_token(scope)
     ]
 
 

@@ -3,6 +3,7 @@ and each subscription's effective rate limits."""
 
 from collections import defaultdict
 
+from extauthz.caller_ids import certificate_id, token_client_id
 from extauthz.keys import shard_of
 from mgmt.compiler.inputs import PlanRow, Rows, SubscriptionRow, WindowRow
 from mgmt.compiler.lifecycle import successor_of
@@ -35,6 +36,26 @@ def credential_shards(rows: Rows) -> list[resources_pb2.CredentialShard]:
                 application_id=cred.application_id,
                 expires_at=cred.expires_at,
                 revoked_at=cred.revoked_at,
+            )
+        )
+    for client in sorted(rows.token_clients, key=lambda c: (c.issuer, c.client_id)):
+        lookup = token_client_id(client.issuer, client.client_id)
+        shards[shard_of(lookup, CREDENTIAL_SHARDS)].token_clients.append(
+            resources_pb2.TokenClient(
+                issuer=client.issuer,
+                client_id=client.client_id,
+                application_id=client.application_id,
+                revoked_at=client.revoked_at,
+            )
+        )
+    for cert in sorted(rows.client_certificates, key=lambda c: c.fingerprint_sha256):
+        lookup = certificate_id(cert.fingerprint_sha256.hex())
+        shards[shard_of(lookup, CREDENTIAL_SHARDS)].client_certificates.append(
+            resources_pb2.ClientCertificate(
+                fingerprint_sha256=cert.fingerprint_sha256,
+                application_id=cert.application_id,
+                expires_at=cert.expires_at,
+                revoked_at=cert.revoked_at,
             )
         )
     return shards

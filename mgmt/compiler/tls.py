@@ -8,6 +8,13 @@ drain). The private key in the `Secret` is sealed here and opened only by xds_se
 (xds_server.tls_secrets).
 
 Hostnames may appear on one certificate only: Envoy refuses two chains with the same match.
+
+Client certificates (mTLS): when applications have registered some, every chain asks the
+client for one and accepts only those, by the SHA-256 of their DER (no CA: a partner's
+self-signed certificate is as good as any, it is the fingerprint that was registered). The
+list is its own SDS `Secret`, so a registration or a revocation reaches Envoy without a
+listener change. A client that sends no certificate still connects (keys and tokens work
+over HTTPS); one that sends an unregistered certificate fails the handshake.
 """
 
 from collections.abc import Sequence
@@ -15,15 +22,21 @@ from collections.abc import Sequence
 from envoy.config.core.v3 import address_pb2, base_pb2
 from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
 from envoy.extensions.filters.listener.tls_inspector.v3 import tls_inspector_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import (
+    http_connection_manager_pb2 as hcm_pb2,
+)
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
+from google.protobuf import wrappers_pb2
 
 from mgmt.compiler.clusters import ADS_CONFIG_SOURCE
-from mgmt.compiler.inputs import CertificateRow, GatewaySettings
+from mgmt.compiler.inputs import CertificateRow, ClientCertificateRow, GatewaySettings
 from mgmt.compiler.listener import http_manager_filter
 from mgmt.compiler.packing import packed
 
 HTTPS_LISTENER_NAME = "gateway_https"
 SDS_NAME_PREFIX = "tls/"
+# Not under SDS_NAME_PREFIX: no server certificate's name can take it.
+CLIENT_CERTIFICATES_SECRET = "mtls/client-certificates"  # noqa: S105 (an SDS name)
 # HTTP/2 first: a client that speaks it gets it, the rest get HTTP/1.1 (ALPN).
 ALPN = ("h2", "http/1.1")
 
@@ -43,6 +56,22 @@ def server_secret(row: CertificateRow) -> secret_pb2.Secret:
     )
 
 
+def accepted_client_certificates(
+    certificates: Sequence[ClientCertificateRow],
+) -> list[str]:
+    """Fingerprints (hex) a handshake accepts: registered and not revoked, sorted."""
+    return sorted({c.fingerprint_sha256.hex() for c in certificates if not c.revoked_at})
+
+
+def client_certificates_secret(fingerprints: Sequence[str]) -> secret_pb2.Secret:
+    return secret_pb2.Secret(
+        name=CLIENT_CERTIFICATES_SECRET,
+        validation_context=common_pb2.CertificateValidationContext(
+            verify_certificate_hash=list(fingerprints)
+        ),
+    )
+
+
 def hostname_errors(certificates: Sequence[CertificateRow]) -> list[str]:
     """A hostname served by two certificates (Envoy would refuse the listener)."""
     owner: dict[str, str] = {}
@@ -58,8 +87,9 @@ def hostname_errors(certificates: Sequence[CertificateRow]) -> list[str]:
     return errors
 
 
-def _transport_socket(row: CertificateRow) -> base_pb2.TransportSocket:
+def _transport_socket(row: CertificateRow, *, mtls: bool) -> base_pb2.TransportSocket:
     context = tls_pb2.DownstreamTlsContext(
+        require_client_certificate=wrappers_pb2.BoolValue(value=False),
         common_tls_context=tls_pb2.CommonTlsContext(
             tls_certificate_sds_secret_configs=[
                 secret_pb2.SdsSecretConfig(name=secret_name(row.name), sds_config=ADS_CONFIG_SOURCE)
@@ -68,20 +98,26 @@ def _transport_socket(row: CertificateRow) -> base_pb2.TransportSocket:
             tls_params=common_pb2.TlsParameters(
                 tls_minimum_protocol_version=common_pb2.TlsParameters.TLSv1_2
             ),
-        )
+        ),
     )
+    if mtls:
+        context.common_tls_context.validation_context_sds_secret_config.CopyFrom(
+            secret_pb2.SdsSecretConfig(
+                name=CLIENT_CERTIFICATES_SECRET, sds_config=ADS_CONFIG_SOURCE
+            )
+        )
     return base_pb2.TransportSocket(
         name="envoy.transport_sockets.tls", typed_config=packed(context)
     )
 
 
 def _chain(
-    row: CertificateRow, manager: listener_components_pb2.Filter, *, by_sni: bool
+    row: CertificateRow, manager: listener_components_pb2.Filter, *, by_sni: bool, mtls: bool
 ) -> listener_components_pb2.FilterChain:
     chain = listener_components_pb2.FilterChain(
         name=secret_name(row.name) if by_sni else "default",
         filters=[manager],
-        transport_socket=_transport_socket(row),
+        transport_socket=_transport_socket(row, mtls=mtls),
     )
     if by_sni:
         chain.filter_chain_match.server_names.extend(row.hostnames)
@@ -89,13 +125,18 @@ def _chain(
 
 
 def https_listener(
-    gateway: GatewaySettings, certificates: Sequence[CertificateRow]
+    gateway: GatewaySettings,
+    certificates: Sequence[CertificateRow],
+    *,
+    jwt: hcm_pb2.HttpFilter | None = None,
+    mtls: bool = False,
 ) -> listener_pb2.Listener | None:
-    """The HTTPS listener, or None when HTTPS is off or there is no certificate to serve."""
+    """The HTTPS listener, or None when HTTPS is off or there is no certificate to serve.
+    `mtls`: ask clients for a certificate (CLIENT_CERTIFICATES_SECRET is served)."""
     if not gateway.https_port or not certificates:
         return None
     # One connection manager, the plain listener's, behind every certificate.
-    manager = http_manager_filter(gateway)
+    manager = http_manager_filter(gateway, jwt)
     inspector = listener_components_pb2.ListenerFilter(
         name="envoy.filters.listener.tls_inspector",
         typed_config=packed(tls_inspector_pb2.TlsInspector()),
@@ -108,7 +149,7 @@ def https_listener(
             )
         ),
         listener_filters=[inspector],
-        filter_chains=[_chain(row, manager, by_sni=True) for row in certificates],
+        filter_chains=[_chain(row, manager, by_sni=True, mtls=mtls) for row in certificates],
         # A client with no SNI, or one no certificate names, gets the oldest certificate.
-        default_filter_chain=_chain(certificates[0], manager, by_sni=False),
+        default_filter_chain=_chain(certificates[0], manager, by_sni=False, mtls=mtls),
     )

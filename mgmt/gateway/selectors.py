@@ -55,6 +55,7 @@ def gateway_settings() -> GatewaySettings:
         ratelimit_fail_closed_status=settings.TOLLGATE_RATELIMIT_FAIL_CLOSED_STATUS,
         ratelimit_draft03_headers=settings.TOLLGATE_RATELIMIT_DRAFT03_HEADERS,
         https_port=settings.TOLLGATE_GATEWAY_HTTPS_PORT,
+        system_ca_file=settings.TOLLGATE_SYSTEM_CA_FILE,
     )
 
 

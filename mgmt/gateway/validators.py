@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from mgmt.compiler.clusters import is_ip_address
 from mgmt.compiler.rate_limits import window_label
 from mgmt.compiler.re2_check import re2_error, strip_anchors
+from mgmt.compiler.token_auth import is_scope_token
 from mgmt.compiler.version_header import version_header_error
 from ratelimit_svc.limits import MAX_REQUESTS, MAX_WINDOW_SECONDS
 
@@ -75,17 +76,13 @@ def validate_methods(raw: str) -> None:
         raise ValidationError(f"unknown HTTP method(s): {', '.join(unknown)}")
 
 
-# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
-
-
 def split_scopes(raw: str) -> list[str]:
     """The scope tokens of a space-separated field (OAuth's own separator), in order, once each."""
     return list(dict.fromkeys(raw.split()))
 
 
 def validate_scopes(raw: str) -> None:
-    bad = [token for token in split_scopes(raw) if not _SCOPE_TOKEN.match(token)]
+    bad = [token for token in split_scopes(raw) if not is_scope_token(token)]
     if bad:
         raise ValidationError(
             f"not a scope token (RFC 6749 §3.3: printable ASCII, no quote, backslash or "

@@ -133,7 +133,7 @@ def test_routes_carry_their_identity_to_ext_authz_in_the_route_header_by_default
         '"owner":"1","route":"1","version":"1"}'
     )
     assert route_identity(route) == DEMO_IDENTITY
-    assert list(route.request_headers_to_remove) == ["x-tollgate-route"]
+    assert list(route.request_headers_to_remove) == ["x-tollgate-route", "x-tollgate-token-error"]
 
 
 def test_routes_carry_their_identity_to_ext_authz_as_context_extensions_over_grpc():
@@ -143,8 +143,8 @@ def test_routes_carry_their_identity_to_ext_authz_as_context_extensions_over_grp
     assert route.typed_per_filter_config["envoy.filters.http.ext_authz"].Unpack(per_route)
     assert not per_route.disabled
     assert dict(per_route.check_settings.context_extensions) == DEMO_IDENTITY
-    # No strip filter in this mode: a client's copy of the header is still never sent upstream.
-    assert list(route.request_headers_to_remove) == ["x-tollgate-route"]
+    # A client's copy of the header is never sent upstream.
+    assert list(route.request_headers_to_remove) == ["x-tollgate-route", "x-tollgate-token-error"]
 
 
 def _routes_by_host(rows):  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 )
 from envoy.type.matcher.v3 import string_pb2
 
+from extauthz.caller_ids import CALLER_HEADERS
 from extauthz.route_context import RouteContext, from_header
 from mgmt.compiler.compile import compile_snapshot
 from mgmt.compiler.inputs import GatewaySettings, PlanRow, RouteRow, SubscriptionRow
@@ -214,8 +215,16 @@ def _with_route(**change):  # type: ignore[no-untyped-def]
                 "envoy.filters.http.router",
             ],
         ),
-        # Over gRPC the identity is each route's context extensions: no header to strip or set.
-        ("grpc", ["envoy.filters.http.ext_authz", "envoy.filters.http.router"]),
+        # Over gRPC the identity is each route's context extensions: no route header to set,
+        # but the caller headers only the gateway may set are still stripped.
+        (
+            "grpc",
+            [
+                "tollgate.route_identity.strip",
+                "envoy.filters.http.ext_authz",
+                "envoy.filters.http.router",
+            ],
+        ),
     ],
 )
 def test_the_listener_runs_route_identity_if_http_then_ext_authz_then_router_and_no_rate_limit(
@@ -251,8 +260,13 @@ def test_the_strip_filter_removes_the_clients_route_header_and_the_set_filter_on
         filters[ROUTE_HEADER_FILTER].typed_config, header_mutation_pb2.HeaderMutation
     )
 
-    (removal,) = strip.mutations.request_mutations
-    assert (removal.WhichOneof("action"), removal.remove) == ("remove", "x-tollgate-route")
+    *removals, fingerprint = strip.mutations.request_mutations
+    assert [(r.WhichOneof("action"), r.remove) for r in removals] == [
+        ("remove", name) for name in ("x-tollgate-route", *CALLER_HEADERS)
+    ]
+    # Removed first, then set from the connection: a client never writes its own fingerprint.
+    assert fingerprint.append.header.key == "x-tollgate-client-cert"
+    assert fingerprint.append.header.value == "%DOWNSTREAM_PEER_FINGERPRINT_256%"
     assert not strip.mutations.response_mutations
     # Listener-wide the set filter does nothing: a route without its own config (a retired
     # one, or no route at all) sends no route header.
@@ -274,6 +288,7 @@ def test_ext_authz_defaults_to_envoys_http_mode_on_the_http_sidecar_cluster():
     assert _exact_names(config.allowed_headers) == [
         "x-api-key",
         "authorization",
+        *CALLER_HEADERS,
         "x-tollgate-route",
     ]
 
@@ -335,7 +350,7 @@ def test_grpc_mode_calls_the_grpc_sidecar_with_only_the_credential_headers():
     assert not config.failure_mode_allow
     assert config.status_on_error.code == 503
     # The route's identity arrives as context extensions: the header is not forwarded.
-    assert _exact_names(config.allowed_headers) == ["x-api-key", "authorization"]
+    assert _exact_names(config.allowed_headers) == ["x-api-key", "authorization", *CALLER_HEADERS]
 
 
 @pytest.mark.parametrize(("failure", "expected"), [("open", "open"), ("closed", "closed")])
@@ -393,7 +408,10 @@ def _random_upstream_routes(seeds: range, transport: str = "http") -> dict[Route
         snapshot = _compiled(random_rows(rng), gateway)
         if transport == "grpc":
             filters = _manager(snapshot).http_filters
-            assert [f.name for f in filters if "header_mutation" in f.typed_config.type_url] == []
+            # Only the strip filter: no route header is set in this mode.
+            assert [f.name for f in filters if "header_mutation" in f.typed_config.type_url] == [
+                STRIP_ROUTE_HEADER_FILTER
+            ]
         routes.update(_keyed_upstream_routes(snapshot, seed))
     return routes
 
@@ -502,7 +520,10 @@ def test_the_route_header_is_removed_before_the_request_goes_upstream(transport)
     routes = _random_upstream_routes(range(30), transport)
     assert len(routes) > 50
     for route in routes.values():
-        assert list(route.request_headers_to_remove) == ["x-tollgate-route"]
+        assert list(route.request_headers_to_remove) == [
+            "x-tollgate-route",
+            "x-tollgate-token-error",
+        ]
 
 
 @pytest.mark.parametrize("transport", ["http", "grpc"])

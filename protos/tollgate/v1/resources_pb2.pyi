@@ -21,17 +21,45 @@ class Credential(_message.Message):
     revoked_at: int
     def __init__(self, key_id: _Optional[str] = ..., key_hash: _Optional[bytes] = ..., application_id: _Optional[int] = ..., expires_at: _Optional[int] = ..., revoked_at: _Optional[int] = ...) -> None: ...
 
+class TokenClient(_message.Message):
+    __slots__ = ("issuer", "client_id", "application_id", "revoked_at")
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    issuer: str
+    client_id: str
+    application_id: int
+    revoked_at: int
+    def __init__(self, issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., application_id: _Optional[int] = ..., revoked_at: _Optional[int] = ...) -> None: ...
+
+class ClientCertificate(_message.Message):
+    __slots__ = ("fingerprint_sha256", "application_id", "expires_at", "revoked_at")
+    FINGERPRINT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    fingerprint_sha256: bytes
+    application_id: int
+    expires_at: int
+    revoked_at: int
+    def __init__(self, fingerprint_sha256: _Optional[bytes] = ..., application_id: _Optional[int] = ..., expires_at: _Optional[int] = ..., revoked_at: _Optional[int] = ...) -> None: ...
+
 class CredentialShard(_message.Message):
-    __slots__ = ("name", "index", "shard_count", "credentials")
+    __slots__ = ("name", "index", "shard_count", "credentials", "token_clients", "client_certificates")
     NAME_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     SHARD_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_CLIENTS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
     name: str
     index: int
     shard_count: int
     credentials: _containers.RepeatedCompositeFieldContainer[Credential]
-    def __init__(self, name: _Optional[str] = ..., index: _Optional[int] = ..., shard_count: _Optional[int] = ..., credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ...) -> None: ...
+    token_clients: _containers.RepeatedCompositeFieldContainer[TokenClient]
+    client_certificates: _containers.RepeatedCompositeFieldContainer[ClientCertificate]
+    def __init__(self, name: _Optional[str] = ..., index: _Optional[int] = ..., shard_count: _Optional[int] = ..., credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ..., token_clients: _Optional[_Iterable[_Union[TokenClient, _Mapping]]] = ..., client_certificates: _Optional[_Iterable[_Union[ClientCertificate, _Mapping]]] = ...) -> None: ...
 
 class Grant(_message.Message):
     __slots__ = ("api_id", "plan", "subscription_id")
