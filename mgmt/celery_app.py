@@ -13,7 +13,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mgmt.settings")
 
 app = Celery("tollgate")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["mgmt.gateway", "mgmt.analytics", "mgmt.billing"])
+app.autodiscover_tasks(["mgmt.gateway", "mgmt.analytics", "mgmt.billing", "mgmt.oauth"])
 
 
 def beat_schedule(every_minutes: int) -> dict[str, dict[str, object]]:
@@ -58,6 +58,12 @@ def beat_schedule(every_minutes: int) -> dict[str, dict[str, object]]:
             "task": "tollgate.billing.deliver_webhooks",
             "schedule": crontab(),
             "options": {"expires": 60},
+        },
+        "oauth-signing-keys": {
+            "task": "tollgate.oauth.rotate_signing_keys",
+            # Hourly suffices: rotations are days apart; a retired key lingers an hour at most.
+            "schedule": crontab(minute="41"),
+            "options": {"expires": 3600},
         },
         "analytics-retention": {
             "task": "tollgate.analytics.retention",

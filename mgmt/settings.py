@@ -383,3 +383,24 @@ try:
     )
 except ValueError as exc:
     raise ImproperlyConfigured(f"TOLLGATE_ANALYTICS_KEEP_*_DAYS: {exc}") from None
+
+# --- OAuth2 authorization server (mgmt.oauth): client credentials, ES256 access tokens ---
+# The `iss` of every token and of the RFC 8414 metadata; gateways accept tokens naming it.
+TOLLGATE_OAUTH_ISSUER = os.environ.get(
+    "TOLLGATE_OAUTH_ISSUER", TOLLGATE_PUBLIC_URL.rstrip("/") + "/oauth"
+)
+# The `aud` of every token: what the gateway's jwt_authn provider requires.
+TOLLGATE_OAUTH_AUDIENCE = os.environ.get("TOLLGATE_OAUTH_AUDIENCE", "tollgate-gateway")
+# How long an access token lives (its `exp` - `iat`).
+TOLLGATE_OAUTH_TOKEN_SECONDS = int(os.environ.get("TOLLGATE_OAUTH_TOKEN_SECONDS", "600"))
+# A new signing key is in the JWKS this long before it signs, so every gateway holds it.
+TOLLGATE_OAUTH_KEY_PUBLISH_SECONDS = int(os.environ.get("TOLLGATE_OAUTH_KEY_PUBLISH_SECONDS", "60"))
+# The signing key is replaced when it is this old (by the beat task or the admin action).
+TOLLGATE_OAUTH_KEY_ROTATION_DAYS = int(os.environ.get("TOLLGATE_OAUTH_KEY_ROTATION_DAYS", "30"))
+# Token requests per client id and per client address (DRF rate syntax), in Django's cache.
+TOLLGATE_OAUTH_THROTTLE_CLIENT = os.environ.get("TOLLGATE_OAUTH_THROTTLE_CLIENT", "30/min")
+TOLLGATE_OAUTH_THROTTLE_ADDRESS = os.environ.get("TOLLGATE_OAUTH_THROTTLE_ADDRESS", "120/min")
+if TOLLGATE_OAUTH_TOKEN_SECONDS < 1 or TOLLGATE_OAUTH_KEY_ROTATION_DAYS < 1:
+    raise ImproperlyConfigured(
+        "TOLLGATE_OAUTH_TOKEN_SECONDS and TOLLGATE_OAUTH_KEY_ROTATION_DAYS: at least 1"
+    )

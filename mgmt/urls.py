@@ -18,6 +18,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("mgmt.devapi.urls")),
     path("portal/", include("mgmt.portal.urls")),
+    # The OAuth2 authorization server: /oauth/token, /oauth/jwks.json, RFC 8414 metadata.
+    path("", include("mgmt.oauth.urls")),
     path("internal/xds/snapshot", internal_views.latest_snapshot, name="xds-snapshot"),
     path("internal/xds/events", internal_views.xds_events, name="xds-events"),
     path("metrics", metrics_view.metrics, name="metrics"),

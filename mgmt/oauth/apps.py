@@ -8,3 +8,8 @@ class OAuthConfig(AppConfig):
     label = "oauth"
     verbose_name = "OAuth2 authorization server"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from mgmt.oauth import signals
+
+        signals.connect()

@@ -1,0 +1,55 @@
+"""Reads: the scopes an application may be granted, and the compiler's rows for Tollgate's
+own token issuer and its clients."""
+
+from datetime import datetime
+
+from django.conf import settings
+
+from mgmt.compiler.inputs import TokenClientRow, TokenIssuerRow
+from mgmt.gateway.models import Application, Route, Subscription
+from mgmt.gateway.validators import split_scopes
+from mgmt.oauth import jose, signing_keys
+from mgmt.oauth.models import OAuthClient, SigningKey
+
+ISSUER_NAME = "tollgate"
+
+
+def allowed_scopes(application: Application) -> set[str]:
+    """Every scope a route of a product the application actively subscribes to requires,
+    over all of the product's APIs and versions."""
+    raw = Route.objects.filter(
+        api_version__api__product__subscriptions__application=application,
+        api_version__api__product__subscriptions__state=Subscription.State.ACTIVE,
+    ).values_list("required_scopes", flat=True)
+    return {scope for field in raw for scope in split_scopes(field)}
+
+
+def issuer_row(now: datetime) -> TokenIssuerRow | None:
+    """Tollgate's own issuer, its JWKS inline; None before it has any signing key."""
+    if not SigningKey.objects.exists():
+        return None
+    return TokenIssuerRow(
+        name=ISSUER_NAME,
+        issuer=settings.TOLLGATE_OAUTH_ISSUER,
+        audiences=(settings.TOLLGATE_OAUTH_AUDIENCE,),
+        jwks_json=signing_keys.jwks_json(now),
+        algorithms=(jose.ALGORITHM,),
+        leeway_seconds=int(signing_keys.LEEWAY.total_seconds()),
+        client_claims=("client_id",),
+        every_api=True,
+    )
+
+
+def client_rows() -> tuple[TokenClientRow, ...]:
+    """Every client, revoked ones too (the gateway refuses their tokens), by client id."""
+    return tuple(
+        TokenClientRow(
+            issuer=settings.TOLLGATE_OAUTH_ISSUER,
+            client_id=client_id,
+            application_id=application_id,
+            revoked_at=0 if revoked_at is None else int(revoked_at.timestamp()),
+        )
+        for client_id, application_id, revoked_at in OAuthClient.objects.order_by(
+            "client_id"
+        ).values_list("client_id", "application_id", "revoked_at")
+    )

@@ -1,0 +1,47 @@
+"""A sealing key of the test's own (signing keys are sealed with it), and a partner
+application subscribed to a product whose routes require scopes."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mgmt.gateway.models import Application, Subscription
+from mgmt.oauth import services
+from tests.mgmt import factories
+from xds_server import sealing
+
+
+@pytest.fixture(autouse=True)
+def sealing_key_file(settings: Any, tmp_path: Path) -> Path:
+    path = tmp_path / "secrets.key"
+    path.write_text(sealing.new_key_text())
+    settings.TOLLGATE_SECRETS_KEY_FILE = path
+    return path
+
+
+@dataclass
+class Partner:
+    application: Application
+    subscription: Subscription
+    client_id: str
+    secret: str
+
+
+@pytest.fixture
+def partner(db: None) -> Partner:
+    """Subscribed (active) to a product of two API versions whose routes require
+    `orders:read`, `orders:write` and `stock:read`; a second, unsubscribed product's route
+    requires `admin`."""
+    version = factories.api_version()
+    product = version.api.product
+    factories.route(api_version=version, path="/orders", required_scopes="orders:read orders:write")
+    other_version = factories.api_version(api=version.api)
+    factories.route(api_version=other_version, path="/stock", required_scopes="stock:read")
+    factories.route(required_scopes="admin")
+    subscription = factories.subscription(plan=factories.plan(product=product))
+    issued = services.create_client(application=subscription.application)
+    return Partner(
+        subscription.application, subscription, issued.client.client_id, issued.secret.secret
+    )
