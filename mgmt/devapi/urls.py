@@ -14,6 +14,7 @@ from mgmt.devapi.views import (
     usage,
 )
 from mgmt.devapi.views.fallback import unknown_path
+from mgmt.identity import devapi_views as identity_views
 
 app_name = "devapi"
 
@@ -93,6 +94,20 @@ urlpatterns = [
     path(f"{APP}/keys/<slug:key_id>", applications.KeyDetailView.as_view(), name="key"),
     path(
         f"{APP}/keys/<slug:key_id>/rotate", applications.KeyRotateView.as_view(), name="key-rotate"
+    ),
+    # client certificates (mTLS) and token clients (mgmt.identity)
+    path(
+        f"{APP}/client-certificates",
+        identity_views.ClientCertificateListView.as_view(),
+        name="client-certificates",
+    ),
+    path(
+        f"{APP}/client-certificates/<id:certificate_id>",
+        identity_views.ClientCertificateDetailView.as_view(),
+        name="client-certificate",
+    ),
+    path(
+        f"{APP}/token-clients", identity_views.TokenClientListView.as_view(), name="token-clients"
     ),
     # subscriptions and limit requests
     path(
