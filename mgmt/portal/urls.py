@@ -3,6 +3,7 @@ invitation pages are also in the mails mgmt.developers.accounts sends: they must
 
 from django.urls import URLPattern, path, re_path
 
+from mgmt.identity import portal_views as identity_portal_views
 from mgmt.portal import (
     accounts_views,
     applications_views,
@@ -58,6 +59,17 @@ urlpatterns: list[URLPattern] = [
     path(f"{_APP}/keys", keys_views.create_key, name="create-key"),
     path(f"{_APP}/keys/<slug:key_id>/rotate", keys_views.rotate_key, name="rotate-key"),
     path(f"{_APP}/keys/<slug:key_id>/revoke", keys_views.revoke_key, name="revoke-key"),
+    # Client certificates (mgmt.identity)
+    path(
+        f"{_APP}/client-certificates",
+        identity_portal_views.register_certificate,
+        name="register-client-certificate",
+    ),
+    path(
+        f"{_APP}/client-certificates/<id:certificate_id>/revoke",
+        identity_portal_views.revoke_certificate,
+        name="revoke-client-certificate",
+    ),
     path(f"{_APP}/usage", usage_views.usage, name="usage"),
     path(_SUBSCRIPTION, subscriptions_views.subscription, name="subscription"),
     path(f"{_SUBSCRIPTION}/cancel", subscriptions_views.cancel, name="cancel-subscription"),
