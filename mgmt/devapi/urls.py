@@ -15,6 +15,7 @@ from mgmt.devapi.views import (
 )
 from mgmt.devapi.views.fallback import unknown_path
 from mgmt.identity import devapi_views as identity_views
+from mgmt.oauth import devapi_views as oauth_views
 
 app_name = "devapi"
 
@@ -108,6 +109,23 @@ urlpatterns = [
     ),
     path(
         f"{APP}/token-clients", identity_views.TokenClientListView.as_view(), name="token-clients"
+    ),
+    # the OAuth client of the client credentials grant (mgmt.oauth)
+    path(f"{APP}/oauth-client", oauth_views.ClientView.as_view(), name="oauth-client"),
+    path(
+        f"{APP}/oauth-client/secrets",
+        oauth_views.SecretListView.as_view(),
+        name="oauth-client-secrets",
+    ),
+    path(
+        f"{APP}/oauth-client/secrets/<slug:secret_id>",
+        oauth_views.SecretDetailView.as_view(),
+        name="oauth-client-secret",
+    ),
+    path(
+        f"{APP}/oauth-client/secrets/<slug:secret_id>/rotate",
+        oauth_views.SecretRotateView.as_view(),
+        name="oauth-client-secret-rotate",
     ),
     # subscriptions and limit requests
     path(

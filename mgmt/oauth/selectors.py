@@ -6,10 +6,11 @@ from datetime import datetime
 from django.conf import settings
 
 from mgmt.compiler.inputs import TokenClientRow, TokenIssuerRow
+from mgmt.developers.errors import NotFound
 from mgmt.gateway.models import Application, Route, Subscription
 from mgmt.gateway.validators import split_scopes
 from mgmt.oauth import jose, signing_keys
-from mgmt.oauth.models import OAuthClient, SigningKey
+from mgmt.oauth.models import OAuthClient, OAuthClientSecret, SigningKey
 
 ISSUER_NAME = "tollgate"
 
@@ -53,3 +54,18 @@ def client_rows() -> tuple[TokenClientRow, ...]:
             "client_id"
         ).values_list("client_id", "application_id", "revoked_at")
     )
+
+
+def open_client(application: Application) -> OAuthClient:
+    """The application's unrevoked client, or NotFound (a revoked one is history)."""
+    found = OAuthClient.objects.filter(application=application, revoked_at__isnull=True).first()
+    if found is None:
+        raise NotFound("this application has no OAuth client")
+    return found
+
+
+def client_secret(client: OAuthClient, secret_id: str) -> OAuthClientSecret:
+    found = client.secrets.filter(secret_id=secret_id).first()
+    if found is None:
+        raise NotFound("no such secret")
+    return found

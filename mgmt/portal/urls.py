@@ -4,6 +4,7 @@ invitation pages are also in the mails mgmt.developers.accounts sends: they must
 from django.urls import URLPattern, path, re_path
 
 from mgmt.identity import portal_views as identity_portal_views
+from mgmt.oauth import portal_views as oauth_portal_views
 from mgmt.portal import (
     accounts_views,
     applications_views,
@@ -69,6 +70,25 @@ urlpatterns: list[URLPattern] = [
         f"{_APP}/client-certificates/<id:certificate_id>/revoke",
         identity_portal_views.revoke_certificate,
         name="revoke-client-certificate",
+    ),
+    # The OAuth client of the client credentials grant (mgmt.oauth)
+    path(
+        f"{_APP}/oauth-client", oauth_portal_views.create_client, name="oauth-create-client"
+    ),
+    path(
+        f"{_APP}/oauth-client/revoke",
+        oauth_portal_views.revoke_client,
+        name="oauth-revoke-client",
+    ),
+    path(
+        f"{_APP}/oauth-client/secrets/<slug:secret_id>/rotate",
+        oauth_portal_views.rotate_secret,
+        name="oauth-rotate-secret",
+    ),
+    path(
+        f"{_APP}/oauth-client/secrets/<slug:secret_id>/revoke",
+        oauth_portal_views.revoke_secret,
+        name="oauth-revoke-secret",
     ),
     path(f"{_APP}/usage", usage_views.usage, name="usage"),
     path(_SUBSCRIPTION, subscriptions_views.subscription, name="subscription"),

@@ -9,6 +9,7 @@ import pytest
 
 from mgmt.gateway.models import Application, Subscription
 from mgmt.oauth import services
+from tests.devapi.world import World, build_world
 from tests.mgmt import factories
 from xds_server import sealing
 
@@ -45,3 +46,11 @@ def partner(db: None) -> Partner:
     return Partner(
         subscription.application, subscription, issued.client.client_id, issued.secret.secret
     )
+
+
+@pytest.fixture
+def world(db: None, settings: Any) -> World:
+    """The developer API's two tenants, alice and bob (tests.devapi.world)."""
+    # PBKDF2's deliberate slowness is for attackers; the world hashes a dozen passwords.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return build_world()
