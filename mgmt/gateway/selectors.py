@@ -3,9 +3,11 @@
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from mgmt.compiler.inputs import (
     ApiRow,
@@ -37,6 +39,8 @@ from mgmt.gateway.models import (
     SubscriptionRateLimit,
     Upstream,
 )
+from mgmt.identity import selectors as identity_selectors
+from mgmt.oauth import selectors as oauth_selectors
 from mgmt.tls.selectors import certificate_rows, upstream_tls_row
 
 _WINDOW_FIELDS = ("requests", "unit", "unit_multiplier", "algorithm", "shadow")
@@ -221,7 +225,24 @@ def current_rows() -> Rows:
         subscriptions=subscriptions,
         credentials=credentials,
         certificates=certificate_rows(),
+        **_identity_rows(),
     )
+
+
+def _identity_rows() -> dict[str, Any]:
+    """Token issuers (the API owners' and Tollgate's own), their clients, client certificates."""
+    own_issuer = oauth_selectors.issuer_row(timezone.now())
+    return {
+        "token_issuers": (
+            *identity_selectors.issuer_rows(),
+            *((own_issuer,) if own_issuer is not None else ()),
+        ),
+        "token_clients": (
+            *identity_selectors.token_client_rows(),
+            *oauth_selectors.client_rows(),
+        ),
+        "client_certificates": identity_selectors.client_certificate_rows(),
+    }
 
 
 def latest_published_snapshot() -> tuple[str, bytes] | None:
