@@ -10,7 +10,7 @@ from mgmt.developers.errors import NotFound
 from mgmt.gateway.models import Application, Route, Subscription
 from mgmt.gateway.validators import split_scopes
 from mgmt.oauth import jose, signing_keys
-from mgmt.oauth.models import OAuthClient, OAuthClientSecret, SigningKey
+from mgmt.oauth.models import OAuthClient, OAuthClientSecret
 
 ISSUER_NAME = "tollgate"
 
@@ -27,13 +27,14 @@ def allowed_scopes(application: Application) -> set[str]:
 
 def issuer_row(now: datetime) -> TokenIssuerRow | None:
     """Tollgate's own issuer, its JWKS inline; None before it has any signing key."""
-    if not SigningKey.objects.exists():
-        return None
+    jwks = signing_keys.jwks_json(now)
+    if not signing_keys.published_keys(now):
+        return None  # no key a verifier needs: an empty JWKS would refuse the whole snapshot
     return TokenIssuerRow(
         name=ISSUER_NAME,
         issuer=settings.TOLLGATE_OAUTH_ISSUER,
         audiences=(settings.TOLLGATE_OAUTH_AUDIENCE,),
-        jwks_json=signing_keys.jwks_json(now),
+        jwks_json=jwks,
         algorithms=(jose.ALGORITHM,),
         leeway_seconds=int(signing_keys.LEEWAY.total_seconds()),
         client_claims=("client_id",),
