@@ -26,6 +26,8 @@ from schemathesis.generation.meta import TestPhase
 from mgmt.billing.models import BillingPeriod, Invoice
 from mgmt.developers import access, accounts
 from mgmt.gateway.models import Membership, Role, Subscription
+from mgmt.identity import services as identity_services
+from mgmt.oauth import services as oauth_services
 from mgmt.wsgi import application
 from tests.devapi.world import PASSWORD, World, build_world
 from tests.mgmt import factories
@@ -106,6 +108,19 @@ def _real(world: World) -> Real:
         email="pending@example.com", password=PASSWORD, organization_name="Pending Corp"
     ).user
     issued = accounts.create_access_token(user=alice.user, label="schemathesis")
+    # A client certificate and an OAuth client of each application the run calls.
+    certificates = [
+        str(
+            identity_services.register_client_certificate(
+                application=app, fingerprint=f"{n:02x}" * 32
+            ).pk
+        )
+        for n, app in enumerate((alice.application, spare, bob.application), start=1)
+    ]
+    secrets = [
+        oauth_services.create_client(application=app).secret.row.secret_id
+        for app in (alice.application, spare, bob.application)
+    ]
     ours = {
         "org": alice.org,
         "app": alice.application.public_id,
@@ -119,6 +134,8 @@ def _real(world: World) -> Real:
         "api": world.version.api.slug,
         "version": world.version.version,
         "invoice": str(_draft_invoice(alice.subscription).pk),
+        "certificate_id": certificates[0],
+        "secret_id": secrets[0],
     }
     spare_ones = {
         **ours,
@@ -126,6 +143,8 @@ def _real(world: World) -> Real:
         "key_id": spare_key.key_id,
         "subscription_id": str(spare_subscription.pk),
         "member_id": str(own.pk),
+        "certificate_id": certificates[1],
+        "secret_id": secrets[1],
     }
     theirs = {
         "org": bob.org,
@@ -136,6 +155,8 @@ def _real(world: World) -> Real:
         "invitation_id": str(bob.invitation.pk),
         "member_id": str(bob.teammate.pk),
         "invoice": str(_draft_invoice(bob.subscription).pk),
+        "certificate_id": certificates[2],
+        "secret_id": secrets[2],
     }
     values: dict[str, list[Any]] = {
         name: [v for v in dict.fromkeys((ours[name], spare_ones[name], theirs.get(name))) if v]
@@ -165,6 +186,9 @@ def _real(world: World) -> Real:
         f"{SUBSCRIPTIONS}/{{subscription_id}}/limit-requests": {
             "windows": [{"requests": 500, "unit": "minute"}],
             "reason": "launch",
+        },
+        "POST /api/v1/orgs/{org}/applications/{app}/oauth-client/secrets/{secret_id}/rotate": {
+            "overlap_seconds": 0
         },
     }
     return Real(f"Bearer {issued.secret}", [ours, spare_ones], values, bodies)
