@@ -68,16 +68,6 @@ def _listeners(rows: Rows, gateway: GatewaySettings) -> list[snapshot_pb2.Resour
     return resources
 
 
-def _secrets(rows: Rows, gateway: GatewaySettings) -> list[snapshot_pb2.Resource]:
-    """Server certificates, and the client certificates' fingerprints when HTTPS asks for them."""
-    secrets = [_resource(tls.secret_name(c.name), tls.server_secret(c)) for c in rows.certificates]
-    fingerprints = tls.accepted_client_certificates(rows.client_certificates)
-    if fingerprints and gateway.https_port and rows.certificates:
-        secret = tls.client_certificates_secret(fingerprints)
-        secrets.append(_resource(secret.name, secret))
-    return secrets
-
-
 def _clusters(rows: Rows, gateway: GatewaySettings) -> list[snapshot_pb2.Resource]:
     upstreams = sorted(rows.upstreams, key=lambda u: u.name)
     jwks = token_auth.jwks_clusters(rows.token_issuers, gateway)
@@ -105,7 +95,10 @@ def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0)
             ),
         ),
         resource_set(type_urls.LISTENER, _listeners(rows, gateway)),
-        resource_set(type_urls.SECRET, _secrets(rows, gateway)),
+        resource_set(
+            type_urls.SECRET,
+            (_resource(tls.secret_name(c.name), tls.server_secret(c)) for c in rows.certificates),
+        ),
         resource_set(
             type_urls.ROUTE, [_resource("gateway_routes", route_configuration(rows, gateway))]
         ),

@@ -10,11 +10,13 @@ drain). The private key in the `Secret` is sealed here and opened only by xds_se
 Hostnames may appear on one certificate only: Envoy refuses two chains with the same match.
 
 Client certificates (mTLS): when applications have registered some, every chain asks the
-client for one and accepts only those, by the SHA-256 of their DER (no CA: a partner's
-self-signed certificate is as good as any, it is the fingerprint that was registered). The
-list is its own SDS `Secret`, so a registration or a revocation reaches Envoy without a
-listener change. A client that sends no certificate still connects (keys and tokens work
-over HTTPS); one that sends an unregistered certificate fails the handshake.
+client for one. The handshake accepts any certificate whose key the client proves it holds
+(no chain is verified: a partner's self-signed certificate is as good as a CA's, it is the
+fingerprint that was registered); the one decision then admits only registered, unrevoked,
+unexpired fingerprints (401 otherwise), so a revocation needs no listener change. Envoy can
+refuse unknown fingerprints at the handshake only by also refusing clients that send no
+certificate (measured: verify_certificate_hash without a CA), which would break keys and
+tokens over HTTPS. A client that sends no certificate connects as before.
 """
 
 from collections.abc import Sequence
@@ -35,8 +37,6 @@ from mgmt.compiler.packing import packed
 
 HTTPS_LISTENER_NAME = "gateway_https"
 SDS_NAME_PREFIX = "tls/"
-# Not under SDS_NAME_PREFIX: no server certificate's name can take it.
-CLIENT_CERTIFICATES_SECRET = "mtls/client-certificates"  # noqa: S105 (an SDS name)
 # HTTP/2 first: a client that speaks it gets it, the rest get HTTP/1.1 (ALPN).
 ALPN = ("h2", "http/1.1")
 
@@ -59,17 +59,14 @@ def server_secret(row: CertificateRow) -> secret_pb2.Secret:
 def accepted_client_certificates(
     certificates: Sequence[ClientCertificateRow],
 ) -> list[str]:
-    """Fingerprints (hex) a handshake accepts: registered and not revoked, sorted."""
+    """Fingerprints (hex) the decision accepts: registered and not revoked, sorted."""
     return sorted({c.fingerprint_sha256.hex() for c in certificates if not c.revoked_at})
 
 
-def client_certificates_secret(fingerprints: Sequence[str]) -> secret_pb2.Secret:
-    return secret_pb2.Secret(
-        name=CLIENT_CERTIFICATES_SECRET,
-        validation_context=common_pb2.CertificateValidationContext(
-            verify_certificate_hash=list(fingerprints)
-        ),
-    )
+# Ask for a certificate, verify its possession, leave the choice to the decision.
+_ANY_CLIENT_CERTIFICATE = common_pb2.CertificateValidationContext(
+    trust_chain_verification=common_pb2.CertificateValidationContext.ACCEPT_UNTRUSTED
+)
 
 
 def hostname_errors(certificates: Sequence[CertificateRow]) -> list[str]:
@@ -101,11 +98,7 @@ def _transport_socket(row: CertificateRow, *, mtls: bool) -> base_pb2.TransportS
         ),
     )
     if mtls:
-        context.common_tls_context.validation_context_sds_secret_config.CopyFrom(
-            secret_pb2.SdsSecretConfig(
-                name=CLIENT_CERTIFICATES_SECRET, sds_config=ADS_CONFIG_SOURCE
-            )
-        )
+        context.common_tls_context.validation_context.CopyFrom(_ANY_CLIENT_CERTIFICATE)
     return base_pb2.TransportSocket(
         name="envoy.transport_sockets.tls", typed_config=packed(context)
     )
@@ -132,7 +125,7 @@ def https_listener(
     mtls: bool = False,
 ) -> listener_pb2.Listener | None:
     """The HTTPS listener, or None when HTTPS is off or there is no certificate to serve.
-    `mtls`: ask clients for a certificate (CLIENT_CERTIFICATES_SECRET is served)."""
+    `mtls`: ask clients for a certificate (some are registered)."""
     if not gateway.https_port or not certificates:
         return None
     # One connection manager, the plain listener's, behind every certificate.

@@ -17,11 +17,12 @@ from envoy.extensions.filters.http.jwt_authn.v3 import config_pb2 as jwt_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
-from envoy.extensions.transport_sockets.tls.v3 import secret_pb2, tls_pb2
+from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 
 from extauthz.caller_ids import TOKEN_ERROR_HEADER, certificate_id, token_client_id
 from extauthz.route_context import RouteContext
 from extauthz.store import Store
+from mgmt.compiler import tls
 from mgmt.compiler.compile import compile_snapshot
 from mgmt.compiler.inputs import (
     ClientCertificateRow,
@@ -30,7 +31,7 @@ from mgmt.compiler.inputs import (
     TokenIssuerRow,
 )
 from mgmt.compiler.sidecar_resources import credential_shards
-from mgmt.compiler.tls import CLIENT_CERTIFICATES_SECRET, HTTPS_LISTENER_NAME
+from mgmt.compiler.tls import HTTPS_LISTENER_NAME
 from tests.mgmt.compiler_rows import demo_rows
 from tests.mgmt.test_compiler_tls import cert
 from xds_server import type_urls
@@ -292,38 +293,27 @@ def _https_chain_context(snap: Snapshot) -> tls_pb2.DownstreamTlsContext:
     return context
 
 
-def test_registered_client_certificates_are_asked_for_and_accepted_by_fingerprint_only() -> None:
+def test_registered_client_certificates_are_asked_for_and_any_is_let_through_to_the_decision() -> (
+    None
+):
     active = ClientCertificateRow(hashlib.sha256(b"a").digest(), 1)
-    revoked = ClientCertificateRow(hashlib.sha256(b"b").digest(), 1, revoked_at=10)
-    snap = _snapshot(
-        certificates=(cert("gw", "api.example.com"),), client_certificates=(active, revoked)
-    )
-    secret = secret_pb2.Secret()
-    secret.ParseFromString(snap.resources(type_urls.SECRET)[CLIENT_CERTIFICATES_SECRET].value)
-    # A revoked certificate fails the next handshake; no CA: a self-signed one is fine.
-    assert list(secret.validation_context.verify_certificate_hash) == [
-        active.fingerprint_sha256.hex()
-    ]
-    assert not secret.validation_context.HasField("trusted_ca")
+    snap = _snapshot(certificates=(cert("gw", "api.example.com"),), client_certificates=(active,))
     context = _https_chain_context(snap)
-    assert context.common_tls_context.validation_context_sds_secret_config.name == (
-        CLIENT_CERTIFICATES_SECRET
-    )
+    validation = context.common_tls_context.validation_context
+    # No CA and no fingerprint list at the handshake: Envoy would then refuse clients that
+    # send no certificate. The decision admits registered fingerprints only.
+    assert validation.trust_chain_verification == validation.ACCEPT_UNTRUSTED
+    assert not validation.HasField("trusted_ca")
+    assert not list(validation.verify_certificate_hash)
     # Keys and tokens still work over HTTPS without a certificate.
     assert context.require_client_certificate.value is False
+    assert tls.accepted_client_certificates(
+        (active, ClientCertificateRow(hashlib.sha256(b"b").digest(), 1, revoked_at=10))
+    ) == [active.fingerprint_sha256.hex()]
 
 
 def test_without_registered_certificates_https_asks_for_none() -> None:
     revoked = ClientCertificateRow(hashlib.sha256(b"b").digest(), 1, revoked_at=10)
     snap = _snapshot(certificates=(cert("gw", "api.example.com"),), client_certificates=(revoked,))
-    assert CLIENT_CERTIFICATES_SECRET not in snap.resources(type_urls.SECRET)
     context = _https_chain_context(snap)
-    assert not context.common_tls_context.HasField("validation_context_sds_secret_config")
-
-
-def test_without_https_client_certificates_publish_no_secret() -> None:
-    active = ClientCertificateRow(hashlib.sha256(b"a").digest(), 1)
-    snap = _snapshot(GatewaySettings(), client_certificates=(active,))
-    assert CLIENT_CERTIFICATES_SECRET not in snap.resources(type_urls.SECRET)
-    # The sidecar still knows it (a certificate never reaches it without HTTPS, though).
-    assert _manager(snap) is not None
+    assert not context.common_tls_context.HasField("validation_context")
