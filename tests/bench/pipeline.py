@@ -34,16 +34,20 @@ from mgmt.embedded.stack import (
     start_xds_server,
 )
 from mgmt.embedded.xds_credentials import XdsCredential, node_credentials
+from tests.bench import callers
 from tests.bench.cpu import Proc
 from tests.bench.setups import (
     ENVOY,
+    LOAD_TOOL,
     PATH,
     REDIS,
     SIDECAR,
     BenchContext,
     Target,
+    static_envoy,
     wait_200,
 )
+from tests.bench.static_envoys import tls_client_config
 
 HTTP, GRPC = "http", "grpc"
 
@@ -101,13 +105,16 @@ def stack_ports() -> StackPorts:
     return StackPorts.free()
 
 
-def gateway_settings(ports: StackPorts, transport: str, access_log: bool) -> GatewaySettings:
+def gateway_settings(
+    ports: StackPorts, transport: str, access_log: bool, https_port: int = 0
+) -> GatewaySettings:
     """The compiled listener calls ext_authz over `transport`, and streams its access log to
-    the collector or not at all."""
+    the collector or not at all; `https_port`: the HTTPS listener's too."""
     return GatewaySettings(
         listen_port=ports.gateway,
         authz_transport=transport,
         access_log_cluster=GatewaySettings().access_log_cluster if access_log else "",
+        https_port=https_port,
     )
 
 
@@ -130,17 +137,32 @@ def start_collector(
 
 
 def start_full_pipeline(
-    ctx: BenchContext, transport: str, upstream_port: int, *, access_log: bool = False
+    ctx: BenchContext,
+    transport: str,
+    upstream_port: int,
+    *,
+    access_log: bool = False,
+    caller: str = callers.KEY,
 ) -> Pipeline:
     """A whole node whose listener calls ext_authz over `transport` ("http" or "grpc"),
-    with the access-log collector when `access_log`."""
+    with the access-log collector when `access_log`, called by `caller` (tests.bench.callers:
+    a key, a token, or over HTTPS a key or a client certificate)."""
     ports = stack_ports()
-    settings = gateway_settings(ports, transport, access_log)
-    name = f"pipeline-{transport}{'-logged' if access_log else ''}"
+    https = caller in (callers.HTTPS_KEY, callers.MTLS)
+    settings = gateway_settings(ports, transport, access_log, free_port() if https else 0)
+    name = f"pipeline-{transport}{'-logged' if access_log else ''}-{caller.replace(' ', '-')}"
     group = ctx.new_group(name)
     run_dir = ctx.run_dir / name
     run_dir.mkdir(parents=True, exist_ok=True)
     rows, secret = bench_rows(upstream_port)
+    headers = {"x-api-key": secret}
+    files = None
+    if caller == callers.JWT:
+        rows, headers = callers.with_token(rows)
+    elif https:
+        rows, files = callers.with_https(rows, run_dir, client_certificate=caller == callers.MTLS)
+        if caller == callers.MTLS:
+            headers = {}
     compiled = compile_snapshot(rows, settings)
     assert compiled.snapshot is not None, compiled.errors
     snapshot_file = run_dir / "snapshot.pb"
@@ -155,6 +177,7 @@ def start_full_pipeline(
         internal_token="unused",
         credentials_file=credentials_file,
         snapshot_file=snapshot_file,
+        secrets_key_file=files.sealing_key if files else None,
     )
     redis_port = free_port()
     redis = start_redis(group, redis_port, run_dir / "redis", name="redis")
@@ -172,7 +195,30 @@ def start_full_pipeline(
     )
     processes.append(Proc(ENVOY, envoy.popen.pid, "envoy"))
     url = f"http://127.0.0.1:{ports.gateway}{PATH}"
-    headers = {"x-api-key": secret}
+    if files is not None:
+        port, tls_client = _start_tls_client(ctx, name, settings.https_port, files)
+        url = f"http://127.0.0.1:{port}{PATH}"
+        processes.append(tls_client)
     # Served AND counted: the header shows the limits are loaded, not only the keys.
     wait_200(url, headers, needs_header=READY_HEADER)
     return Pipeline(Target(url, headers, tuple(processes)), rows, settings, snapshot_file, secret)
+
+
+def _start_tls_client(
+    ctx: BenchContext, name: str, https_port: int, files: callers.HttpsFiles
+) -> tuple[int, Proc]:
+    """wrk cannot present a client certificate: an Envoy does TLS for it, and its CPU is the
+    load tool's, not the gateway's."""
+    port, admin = free_port(), free_port()
+    config = tls_client_config(
+        port,
+        admin,
+        https_port,
+        ca_file=str(files.ca_file),
+        sni=callers.HOST,
+        client_cert=(str(files.client_cert[0]), str(files.client_cert[1]))
+        if files.client_cert
+        else None,
+    )
+    child = static_envoy(ctx, f"{name}-tls-client", config, admin, concurrency=1)
+    return port, Proc(LOAD_TOOL, child.popen.pid, "tls client")

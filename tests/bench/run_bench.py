@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from extauthz.keys import issue_key
-from tests.bench import machine
+from tests.bench import callers, machine
 from tests.bench.config_path import (
     measure_compile,
     measure_config_changes,
@@ -59,8 +59,20 @@ FULL_LOGGED = "full pipeline + access log"  # HTTP, Envoy streaming every entry 
 HTTP_FLOOR = "empty HTTP ext_authz floor"
 GRPC_FLOOR = "empty gRPC ext_authz floor"
 TOOL_FLOOR = "upstream alone (tool floor)"  # the open-loop client's own share
-# name -> (ext_authz transport, access log on)
-PIPELINES = {FULL: (HTTP, False), FULL_LOGGED: (HTTP, True), FULL_GRPC: (GRPC, False)}
+FULL_JWT = "full pipeline, JWT caller"  # Tollgate's ES256 token, jwt_authn + the sidecar
+# Over HTTPS through a TLS-terminating Envoy on the load tool's side (wrk has no client
+# certificates): the key row is the one the mTLS row compares with.
+FULL_HTTPS = "full pipeline, HTTPS, key caller"
+FULL_MTLS = "full pipeline, HTTPS, mTLS caller"
+# name -> (ext_authz transport, access log on, caller)
+PIPELINES = {
+    FULL: (HTTP, False, callers.KEY),
+    FULL_LOGGED: (HTTP, True, callers.KEY),
+    FULL_GRPC: (GRPC, False, callers.KEY),
+    FULL_JWT: (HTTP, False, callers.JWT),
+    FULL_HTTPS: (HTTP, False, callers.HTTPS_KEY),
+    FULL_MTLS: (HTTP, False, callers.MTLS),
+}
 OPEN_LOOP = (TOOL_FLOOR, BARE, FULL, FULL_GRPC)  # the tool floor first, the rest as above
 
 
@@ -73,7 +85,8 @@ def closed_loop(target: Target, upstream: Proc, args: argparse.Namespace) -> Sam
         (*target.processes, upstream),
         lambda: run_wrk(target.url, target.headers, args.seconds, args.connections),
     )
-    cpu[LOAD_TOOL] = result.tool_cpu_seconds
+    # wrk's own, plus the TLS client Envoy's of the HTTPS rows.
+    cpu[LOAD_TOOL] = cpu.get(LOAD_TOOL, 0.0) + result.tool_cpu_seconds
     failed = result.non_2xx + result.errors
     return Sample(
         result.rps, result.p50_ms, result.p99_ms, failed, _per_request(cpu, result.requests)
@@ -133,9 +146,9 @@ def start_setups(ctx: BenchContext) -> Setups:
     upstream_port, upstream = start_upstream(ctx)
     setups = Setups(upstream)
     setups.closed[BARE] = start_bare(ctx, upstream_port)
-    for name, (transport, access_log) in PIPELINES.items():
+    for name, (transport, access_log, caller) in PIPELINES.items():
         setups.pipelines[name] = start_full_pipeline(
-            ctx, transport, upstream_port, access_log=access_log
+            ctx, transport, upstream_port, access_log=access_log, caller=caller
         )
         setups.closed[name] = setups.pipelines[name].target
     floor_headers = {"x-api-key": issue_key().secret}  # any key: the floors allow all

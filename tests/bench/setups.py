@@ -81,7 +81,7 @@ def wait_200(
     raise RuntimeError(f"{url} never answered 200")
 
 
-def _static_envoy(ctx: BenchContext, name: str, config: str, admin: int, concurrency: int) -> Child:
+def static_envoy(ctx: BenchContext, name: str, config: str, admin: int, concurrency: int) -> Child:
     path = ctx.run_dir / f"{name}.yaml"
     path.write_text(config)
     argv = [envoy_binary(), "-c", str(path), "--concurrency", str(concurrency)]
@@ -93,7 +93,7 @@ def _static_envoy(ctx: BenchContext, name: str, config: str, admin: int, concurr
 def start_upstream(ctx: BenchContext) -> tuple[int, Proc]:
     """The upstream every setup forwards to; its CPU is charged to whichever setup is running."""
     port, admin = free_port(), free_port()
-    child = _static_envoy(ctx, "upstream", upstream_config(port, admin), admin, concurrency=1)
+    child = static_envoy(ctx, "upstream", upstream_config(port, admin), admin, concurrency=1)
     wait_200(f"http://127.0.0.1:{port}{PATH}", {})
     return port, Proc(UPSTREAM, child.popen.pid, "upstream")
 
@@ -101,7 +101,7 @@ def start_upstream(ctx: BenchContext) -> tuple[int, Proc]:
 def start_bare(ctx: BenchContext, upstream_port: int) -> Target:
     port, admin = free_port(), free_port()
     config = bare_gateway_config(port, admin, upstream_port)
-    envoy = _static_envoy(ctx, "bare", config, admin, ctx.envoy_concurrency)
+    envoy = static_envoy(ctx, "bare", config, admin, ctx.envoy_concurrency)
     url = f"http://127.0.0.1:{port}{PATH}"
     wait_200(url, {})
     return Target(url, {}, (Proc(ENVOY, envoy.popen.pid, "bare"),))
@@ -113,7 +113,7 @@ def start_http_floor(ctx: BenchContext, upstream_port: int, headers: dict[str, s
     server = ctx.group.python("empty_http", "tests.bench.empty_http_server", str(authz))
     wait_for_port("127.0.0.1", authz, process=server)
     config = http_authz_floor_config(port, admin, upstream_port, authz)
-    envoy = _static_envoy(ctx, "http_floor", config, admin, ctx.envoy_concurrency)
+    envoy = static_envoy(ctx, "http_floor", config, admin, ctx.envoy_concurrency)
     url = f"http://127.0.0.1:{port}{PATH}"
     wait_200(url, headers)
     processes = (
@@ -129,7 +129,7 @@ def start_grpc_floor(ctx: BenchContext, upstream_port: int, headers: dict[str, s
     server = ctx.group.python("empty_check", "tests.bench.empty_check_server", str(authz))
     wait_for_port("127.0.0.1", authz, process=server)
     config = grpc_authz_floor_config(port, admin, upstream_port, authz)
-    envoy = _static_envoy(ctx, "grpc_floor", config, admin, ctx.envoy_concurrency)
+    envoy = static_envoy(ctx, "grpc_floor", config, admin, ctx.envoy_concurrency)
     url = f"http://127.0.0.1:{port}{PATH}"
     wait_200(url, headers)
     processes = (

@@ -110,3 +110,41 @@ def grpc_authz_floor_config(port: int, admin_port: int, upstream_port: int, auth
         + _cluster("upstream", upstream_port)
         + _cluster("authz", authz_port, http2=True)
     )
+
+
+def tls_client_config(
+    port: int,
+    admin_port: int,
+    gateway_https_port: int,
+    *,
+    ca_file: str,
+    sni: str,
+    client_cert: tuple[str, str] | None,
+) -> str:
+    """The load tool's TLS side (wrk has no client certificates): plain HTTP in, HTTPS to the
+    gateway out, over kept-alive connections, with a client certificate when given."""
+    certificate = (
+        f"""
+            tls_certificates:
+              - certificate_chain: {{filename: {client_cert[0]}}}
+                private_key: {{filename: {client_cert[1]}}}"""
+        if client_cert
+        else ""
+    )
+    tls = f"""
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+          sni: {sni}
+          common_tls_context:
+            validation_context: {{trusted_ca: {{filename: {ca_file}}}}}{certificate}
+"""
+    return (
+        _admin(admin_port)
+        + "static_resources:\n  listeners:"
+        + _listener(port, "route: {cluster: gateway}")
+        + "  clusters:"
+        + _cluster("gateway", gateway_https_port).rstrip("\n")
+        + tls
+    )
