@@ -4,20 +4,14 @@ subscription moved to another plan cuts its open period's segment once the move 
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import pre_save
 from django.utils import timezone
 
 from mgmt.billing.models import PlanPrice
 from mgmt.billing.plan_changes import cut_segment
-from mgmt.gateway import publishing
 from mgmt.gateway.models import Subscription
-
-
-def _changed(sender: type, **_: Any) -> None:
-    if settings.TOLLGATE_AUTO_PUBLISH:
-        publishing.publish_on_commit()
+from mgmt.gateway.signals import publish_on_changes
 
 
 def _plan_before(sender: type, instance: Subscription, **_: Any) -> None:
@@ -36,5 +30,4 @@ def _cut(subscription_id: int) -> None:
 
 def connect() -> None:
     pre_save.connect(_plan_before, sender=Subscription, dispatch_uid="billing-plan-change")
-    post_save.connect(_changed, sender=PlanPrice, dispatch_uid="publish-PlanPrice-save")
-    post_delete.connect(_changed, sender=PlanPrice, dispatch_uid="publish-PlanPrice-delete")
+    publish_on_changes(PlanPrice)

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 
 from mgmt.gateway import models, publishing
@@ -26,7 +27,8 @@ _SHAPES_THE_GATEWAY = (
 _BOOKKEEPING_FIELDS = frozenset({"last_used_at"})
 
 
-def _changed(sender: type, update_fields: frozenset[str] | None = None, **_: Any) -> None:
+def changed(sender: type, update_fields: frozenset[str] | None = None, **_: Any) -> None:
+    """A receiver for any signal that means the compiled gateway may change."""
     if not settings.TOLLGATE_AUTO_PUBLISH:
         return
     if update_fields is not None and set(update_fields) <= _BOOKKEEPING_FIELDS:
@@ -34,7 +36,14 @@ def _changed(sender: type, update_fields: frozenset[str] | None = None, **_: Any
     publishing.publish_on_commit()
 
 
+def publish_on_changes(*shaping: type[Model]) -> None:
+    """A committed save or delete of any of these models publishes a snapshot (the other
+    apps whose rows the compiler reads connect theirs with this)."""
+    for model in shaping:
+        label = model._meta.label
+        post_save.connect(changed, sender=model, dispatch_uid=f"publish-{label}-save")
+        post_delete.connect(changed, sender=model, dispatch_uid=f"publish-{label}-delete")
+
+
 def connect() -> None:
-    for model in _SHAPES_THE_GATEWAY:
-        post_save.connect(_changed, sender=model, dispatch_uid=f"publish-{model.__name__}-save")
-        post_delete.connect(_changed, sender=model, dispatch_uid=f"publish-{model.__name__}-delete")
+    publish_on_changes(*_SHAPES_THE_GATEWAY)

@@ -72,9 +72,7 @@ urlpatterns: list[URLPattern] = [
         name="revoke-client-certificate",
     ),
     # The OAuth client of the client credentials grant (mgmt.oauth)
-    path(
-        f"{_APP}/oauth-client", oauth_portal_views.create_client, name="oauth-create-client"
-    ),
+    path(f"{_APP}/oauth-client", oauth_portal_views.create_client, name="oauth-create-client"),
     path(
         f"{_APP}/oauth-client/revoke",
         oauth_portal_views.revoke_client,
