@@ -18,6 +18,10 @@ TOKEN_CLIENT_HEADERS: Final = (
     "x-tollgate-token-client-2",
 )
 TOKEN_SCOPE_HEADER: Final = "x-tollgate-token-scope"  # noqa: S105 (a header name, not a secret)
+# The verified token's JOSE header `alg` and `kid` (jwt_authn's header_in_metadata): the
+# sidecar checks the token Envoy verified, never one it parsed itself from the request.
+TOKEN_ALG_HEADER: Final = "x-tollgate-token-alg"  # noqa: S105 (a header name, not a secret)
+TOKEN_KID_HEADER: Final = "x-tollgate-token-kid"  # noqa: S105 (a header name, not a secret)
 # Why jwt_authn refused the token (its failure status, from dynamic metadata).
 TOKEN_ERROR_HEADER: Final = "x-tollgate-token-error"  # noqa: S105 (a header name, not a secret)
 # The SHA-256 of the TLS client certificate's DER, lower-case hex (absent without one).
@@ -27,6 +31,8 @@ CALLER_HEADERS: Final = (
     TOKEN_ISSUER_HEADER,
     *TOKEN_CLIENT_HEADERS,
     TOKEN_SCOPE_HEADER,
+    TOKEN_ALG_HEADER,
+    TOKEN_KID_HEADER,
     TOKEN_ERROR_HEADER,
     CLIENT_CERT_HEADER,
 )

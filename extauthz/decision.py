@@ -14,9 +14,11 @@ from extauthz import answers, problems
 from extauthz.answers import Allowance, Denial
 from extauthz.caller_ids import (
     CLIENT_CERT_HEADER,
+    TOKEN_ALG_HEADER,
     TOKEN_CLIENT_HEADERS,
     TOKEN_ERROR_HEADER,
     TOKEN_ISSUER_HEADER,
+    TOKEN_KID_HEADER,
     TOKEN_SCOPE_HEADER,
     certificate_id,
     token_client_id,
@@ -87,7 +89,7 @@ def presented_key_id(headers: Mapping[str, str]) -> str:
 
 
 # One return per outcome, in the documented order: a flat table reads best here.
-def decide(  # noqa: PLR0911
+def decide(  # noqa: PLR0911, PLR0912
     headers: Mapping[str, str],
     route: RouteContext | None,
     store: Store,
@@ -129,10 +131,11 @@ def decide(  # noqa: PLR0911
                 return _certificate_caller(fingerprint, route, snapshot, now, draft)
             return denials.missing
         carrier = AUTHORIZATION_HEADER
-        if route.token_policies and key_id_of(presented) is None:
-            return _token_caller(headers, presented, route, snapshot, draft)
-
-    key_id = key_id_of(presented)
+        key_id = key_id_of(presented)
+        if key_id is None and route.token_policies:
+            return _token_caller(headers, route, snapshot, draft)
+    else:
+        key_id = key_id_of(presented)
     # Real keys are ASCII; anything else cannot match, and must not reach .encode().
     if key_id is None or not presented.isascii():
         return denials.invalid
@@ -158,8 +161,12 @@ def _allowance(
     carrier: str,
     draft: bool,
     unusable: Denial,
+    token_scopes: list[str] | None = None,
 ) -> Denial | Allowance:
-    """The allowance of an identified application on this route's API, or why not."""
+    """The allowance of an identified application on this route's API, or why not.
+
+    A route that requires scopes needs them from the token (`token_scopes`, a token caller),
+    else from the plan of the application's subscription (a key or a certificate)."""
     application = snapshot.application(application_id)
     if application is None:
         # The credential's application is gone (deleted, or not streamed yet): unusable.
@@ -168,6 +175,13 @@ def _allowance(
         return UNKNOWN_API
 
     api_id = route.api
+    required = route.scopes
+    if required:
+        grant = application.grants.get(api_id)
+        if grant is not None:
+            missing = missing_scope(required, grant[2] if token_scopes is None else token_scopes)
+            if missing:
+                return answers.insufficient_scope(missing)
     cache_key = (application_id, api_id, carrier)
     cached = snapshot.allowed.get(cache_key)
     if cached is not None:
@@ -177,7 +191,7 @@ def _allowance(
         refusal = answers.not_subscribed(application_id=application_id, api_id=api_id)
         snapshot.allowed[cache_key] = refusal
         return refusal
-    plan, subscription_id = grant
+    plan, subscription_id, _scopes = grant
     answer = answers.allowance(
         application_id=application_id,
         public_id=application.public_id,
@@ -191,23 +205,14 @@ def _allowance(
     return answer
 
 
-def _header_text(value: str) -> str:
-    """A header value as the client wrote it: the HTTP transport reads headers as latin-1,
-    a claim is UTF-8."""
-    if value.isascii():
-        return value
-    return value.encode("latin-1", "replace").decode("utf-8", "replace")
-
-
-def _token_caller(  # noqa: PLR0911
+def _token_caller(  # noqa: PLR0911 (one return per refusal, in order)
     headers: Mapping[str, str],
-    token: str,
     route: RouteContext,
     snapshot: Snapshot,
     draft: bool,
 ) -> Denial | Allowance:
     """A bearer token: jwt_authn verified its signature, times, issuer and audience (and
-    then set the issuer header), or said why not (the error header)."""
+    then set the claim headers), or said why not (the error header)."""
     issuer = headers.get(TOKEN_ISSUER_HEADER)
     if not issuer:
         if draft:
@@ -216,11 +221,12 @@ def _token_caller(  # noqa: PLR0911
         if reason and reason != _JWT_MISSING:
             return answers.invalid_token(reason)
         return INVALID
-    issuer = _header_text(issuer)
     policy = route.token_policies.get(issuer)
     if policy is None:  # verified by a provider this route's API does not list
         return UNKNOWN_API if draft else answers.invalid_token(_ISSUER_NOT_ACCEPTED)
-    broken = header_error(token, policy)
+    broken = header_error(
+        headers.get(TOKEN_ALG_HEADER, ""), headers.get(TOKEN_KID_HEADER, ""), policy
+    )
     if broken:
         return UNKNOWN_API if draft else answers.invalid_token(broken)
     client = ""
@@ -230,17 +236,20 @@ def _token_caller(  # noqa: PLR0911
             break
     if not client:
         return UNKNOWN_API if draft else answers.invalid_token(_NO_CLIENT)
-    stored = snapshot.credential(token_client_id(issuer, _header_text(client)))
+    stored = snapshot.credential(token_client_id(issuer, client))
     if stored is None:
         return UNKNOWN_API if draft else _UNREGISTERED_CLIENT
     application_id, _, revoked_at = _unpack_tail(stored, 0)
     if revoked_at:
         return UNKNOWN_API if draft else _REVOKED_CLIENT
-    missing = missing_scope(route.scopes, headers.get(TOKEN_SCOPE_HEADER, ""))
-    if missing:
-        return answers.insufficient_scope(missing)
     return _allowance(
-        snapshot, application_id, route, carrier=AUTHORIZATION_HEADER, draft=draft, unusable=INVALID
+        snapshot,
+        application_id,
+        route,
+        carrier=AUTHORIZATION_HEADER,
+        draft=draft,
+        unusable=INVALID,
+        token_scopes=headers.get(TOKEN_SCOPE_HEADER, "").split(),
     )
 
 

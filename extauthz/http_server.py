@@ -15,7 +15,7 @@ import uvloop
 from extauthz.problems import CONTENT_TYPE, Problem
 
 Headers = dict[str, str]
-# Gets only the wanted headers (lower-case names, latin-1 values, first occurrence wins) and
+# Gets only the wanted headers (lower-case names, UTF-8 values, first occurrence wins) and
 # returns the complete serialized response, or an awaitable of it when deciding needs I/O.
 Handler = Callable[[Headers], bytes | Awaitable[bytes]]
 # Called once per request the handler failed on (answered 500): metrics count them.
@@ -208,7 +208,9 @@ class _Connection(asyncio.Protocol):
             raise _Stop
         key = self._wanted.get(name.lower())
         if key is not None and key not in self._headers:
-            self._headers[key] = value.decode("latin-1")
+            # UTF-8, as a claim is: gRPC delivers the same text. Bytes that are not UTF-8
+            # become surrogates, which match no stored id and nothing ASCII.
+            self._headers[key] = value.decode("utf-8", "surrogateescape")
 
     def on_headers_complete(self) -> None:
         self._sections += 1

@@ -39,7 +39,8 @@ def hash_key(presented: str) -> bytes:
 
 def shard_of(key_id: str, shard_count: int) -> int:
     """The credential shard a key id lives in: mgmt places it there, ext_authz looks there."""
-    return zlib.crc32(key_id.encode()) % shard_count
+    # surrogateescape: a look-up id from the HTTP transport may hold bytes that were not UTF-8.
+    return zlib.crc32(key_id.encode("utf-8", "surrogateescape")) % shard_count
 
 
 def key_id_of(presented: str) -> str | None:

@@ -38,15 +38,15 @@ V = TypeVar("V")
 class Application:
     """What a Check needs to know about an application.
 
-    `grants` maps str(api_id) to (plan slug, str(subscription id)): strings, because they
-    go into the answer as they are.
+    `grants` maps str(api_id) to (plan slug, str(subscription id), the plan's scopes): the
+    strings go into the answer as they are.
     """
 
     id: int
     public_id: str
     organization_id: str
     consumer_id: str
-    grants: dict[str, tuple[str, str]]
+    grants: dict[str, tuple[str, str, frozenset[str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +248,8 @@ def _parse_applications(value: bytes) -> _Shard[int, Application]:
             organization_id=str(app.organization_id),
             consumer_id=app.consumer_id,
             grants={
-                str(grant.api_id): (grant.plan, str(grant.subscription_id)) for grant in app.grants
+                str(grant.api_id): (grant.plan, str(grant.subscription_id), frozenset(grant.scopes))
+                for grant in app.grants
             },
         )
     return _Shard(name, index, count, entries)

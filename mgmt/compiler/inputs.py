@@ -139,6 +139,9 @@ class PlanRow:
     quota_period_months: int = 1
     quota_shadow: bool = False
     metered: bool = False  # priced (mgmt.billing): its subscriptions' admitted calls are billed
+    # OAuth2 scopes its subscribers hold: what a key or certificate caller may use of a route
+    # that requires scopes, and what Tollgate's own tokens may carry.
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

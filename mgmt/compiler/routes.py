@@ -21,7 +21,7 @@ from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 from envoy.type.matcher.v3 import regex_pb2, string_pb2
 from google.protobuf import any_pb2
 
-from extauthz.caller_ids import TOKEN_ERROR_HEADER
+from extauthz.caller_ids import CALLER_HEADERS
 from extauthz.route_context import ROUTE_HEADER, header_value
 from mgmt.compiler import token_auth
 from mgmt.compiler.access_log import route_metadata
@@ -156,7 +156,8 @@ def _upstream_route(
         match=match,
         route=rc_pb2.RouteAction(cluster=cluster_name(upstream), timeout=ms(route.timeout_ms)),
         # The route header is for ext_authz only: it never reaches the upstream.
-        request_headers_to_remove=[ROUTE_HEADER, TOKEN_ERROR_HEADER],
+        # Nor do the caller headers: the identity headers the sidecar adds say who called.
+        request_headers_to_remove=[ROUTE_HEADER, *CALLER_HEADERS],
         response_headers_to_add=deprecation_headers(served),
         metadata=route_metadata(api=served.api.id, version=served.version.id, route=route.id),
         typed_per_filter_config={

@@ -39,10 +39,12 @@ def row_errors(rows: Rows) -> list[str]:
 
 
 def _scope_errors(rows: Rows) -> list[str]:
+    owners = [(f"route {r.id}", r.scopes) for r in rows.routes]
+    owners += [(f'plan "{p.slug}"', p.scopes) for p in rows.plans]
     return [
-        f"route {route.id}: {scope!r} is not an OAuth2 scope token (RFC 6749 §3.3)"
-        for route in rows.routes
-        for scope in route.scopes
+        f"{owner}: {scope!r} is not an OAuth2 scope token (RFC 6749 §3.3)"
+        for owner, scopes in owners
+        for scope in scopes
         if not token_auth.is_scope_token(scope)
     ]
 

@@ -65,11 +65,15 @@ def application_shards(rows: Rows) -> list[resources_pb2.ApplicationShard]:
     apis_by_product: dict[int, list[int]] = defaultdict(list)
     for api in rows.apis:
         apis_by_product[api.product_id].append(api.id)
+    scopes = {p.id: p.scopes for p in rows.plans}
     grants: dict[int, dict[int, resources_pb2.Grant]] = defaultdict(dict)
     for sub in sorted(rows.subscriptions, key=lambda s: s.id):
         for api_id in apis_by_product.get(sub.product_id, ()):
             grants[sub.application_id][api_id] = resources_pb2.Grant(
-                api_id=api_id, plan=sub.plan_slug, subscription_id=sub.id
+                api_id=api_id,
+                plan=sub.plan_slug,
+                subscription_id=sub.id,
+                scopes=sorted(scopes.get(sub.plan_id, ())),
             )
     shards = [
         resources_pb2.ApplicationShard(

@@ -29,9 +29,11 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 from google.protobuf import any_pb2, empty_pb2
 
 from extauthz.caller_ids import (
+    TOKEN_ALG_HEADER,
     TOKEN_CLIENT_HEADERS,
     TOKEN_ERROR_HEADER,
     TOKEN_ISSUER_HEADER,
+    TOKEN_KID_HEADER,
     TOKEN_SCOPE_HEADER,
 )
 from extauthz.route_context import TokenPolicy, token_policies_value
@@ -42,9 +44,13 @@ from mgmt.compiler.inputs import UpstreamTlsRow as TlsRow
 from mgmt.compiler.packing import packed
 
 JWT_FILTER = "envoy.filters.http.jwt_authn"
+# The provider name of Tollgate's own authorization server (mgmt.oauth): reserved.
+OWN_ISSUER_NAME = "tollgate"
 TOKEN_ERROR_FILTER = "tollgate.token_error"  # noqa: S105 (a filter name)
-# jwt_authn's metadata key for a refused token's status ({code, message}).
+# jwt_authn's metadata keys: a refused token's status ({code, message}), a verified one's
+# JOSE header.
 _FAILURE_KEY = "jwt_failure"
+_HEADER_KEY = "jwt_header"
 JWKS_FETCH_TIMEOUT_MS = 5_000
 # Verified tokens jwt_authn remembers per worker (until they expire): a caller sends the
 # same token many times, and a signature check costs more than the whole rest of a request.
@@ -116,6 +122,7 @@ def _provider(issuer: TokenIssuerRow) -> jwt_pb2.JwtProvider:
         forward=True,
         from_headers=[jwt_pb2.JwtHeader(name="Authorization", value_prefix="Bearer ")],
         failed_status_in_metadata=_FAILURE_KEY,
+        header_in_metadata=_HEADER_KEY,
         claim_to_headers=claims,
         jwt_cache_config=jwt_pb2.JwtCacheConfig(jwt_cache_size=JWT_CACHE_SIZE),
     )
@@ -165,19 +172,27 @@ def jwt_filter(
     return hcm_pb2.HttpFilter(name=JWT_FILTER, typed_config=packed(config))
 
 
+def _from_metadata(header: str, path: str) -> mutation_rules_pb2.HeaderMutation:
+    value = f"%DYNAMIC_METADATA({JWT_FILTER}:{path})%"
+    return mutation_rules_pb2.HeaderMutation(
+        append=base_pb2.HeaderValueOption(
+            header=base_pb2.HeaderValue(key=header, value=value),
+            append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
+        )
+    )
+
+
 def token_error_filter() -> hcm_pb2.HttpFilter:
-    """After jwt_authn: why it refused a token, into the header the sidecar reads (the
-    strip filter removed any copy the client sent; an empty reason adds nothing)."""
-    reason = f"%DYNAMIC_METADATA({JWT_FILTER}:{_FAILURE_KEY}:message)%"
+    """After jwt_authn: why it refused a token, or the verified token's `alg` and `kid`, into
+    headers the sidecar reads (the strip filter removed any copy the client sent; an empty
+    value adds nothing). The sidecar so checks the very token Envoy verified, never one it
+    picked out of the Authorization header itself."""
     config = header_mutation_pb2.HeaderMutation(
         mutations=header_mutation_pb2.Mutations(
             request_mutations=[
-                mutation_rules_pb2.HeaderMutation(
-                    append=base_pb2.HeaderValueOption(
-                        header=base_pb2.HeaderValue(key=TOKEN_ERROR_HEADER, value=reason),
-                        append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
-                    )
-                )
+                _from_metadata(TOKEN_ERROR_HEADER, f"{_FAILURE_KEY}:message"),
+                _from_metadata(TOKEN_ALG_HEADER, f"{_HEADER_KEY}:alg"),
+                _from_metadata(TOKEN_KID_HEADER, f"{_HEADER_KEY}:kid"),
             ]
         )
     )

@@ -241,6 +241,7 @@ class PlanAdmin(admin.ModelAdmin[Plan]):
                 "start. Shadow: counted and reported, never enforced.",
             },
         ),
+        ("Scopes", {"fields": ("granted_scopes",)}),
     )
     inlines = (PlanRateLimitInline,)
 

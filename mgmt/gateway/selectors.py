@@ -93,6 +93,7 @@ def _plans() -> tuple[PlanRow, ...]:
             quota_period_months=p.quota_period_months,
             quota_shadow=p.quota_shadow,
             metered=p.id in metered,
+            scopes=tuple(validators.split_scopes(p.granted_scopes)),
         )
         for p in Plan.objects.all()
     )

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from extauthz.caller_ids import TOKEN_CLIENT_HEADERS
+
 # Asymmetric algorithms only: with HS* the gateway would hold the issuer's signing secret,
 # and `none` signs nothing (RFC 8725 section 3.1 and 3.2).
 ALLOWED_ALGORITHMS = (
@@ -107,6 +109,11 @@ def parse_client_claims(raw: str | Iterable[str]) -> tuple[str, ...]:
             found.append(name)
     if not found:
         raise JwksProblem("client_claims", "give at least one claim name, e.g. azp client_id")
+    if len(found) > len(TOKEN_CLIENT_HEADERS):
+        raise JwksProblem(
+            "client_claims",
+            f"at most {len(TOKEN_CLIENT_HEADERS)} claim names (the gateway hands on that many)",
+        )
     return tuple(found)
 
 

@@ -3,12 +3,14 @@ accept, which of their clients act as which application, and client certificates
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from mgmt.compiler.token_auth import OWN_ISSUER_NAME
 from mgmt.identity import jwks_checks, validators
 from mgmt.identity.client_cert_checks import colon_hex
 
@@ -98,6 +100,14 @@ class TokenIssuer(models.Model):
             )
         if self.issuer and any(ch.isspace() or ord(ch) < 32 for ch in self.issuer):
             raise ValidationError({"issuer": "the issuer is one word: no spaces or controls"})
+        # Tollgate's own authorization server takes this name and issuer in every snapshot:
+        # a second one would make every snapshot fail to compile.
+        if self.name == OWN_ISSUER_NAME:
+            raise ValidationError({"name": f'"{OWN_ISSUER_NAME}" is Tollgate\'s own issuer'})
+        if self.issuer == settings.TOLLGATE_OAUTH_ISSUER:
+            raise ValidationError(
+                {"issuer": "that is Tollgate's own issuer (TOLLGATE_OAUTH_ISSUER)"}
+            )
         if self.jwks_json.strip():
             try:
                 algorithms = self.algorithm_list()

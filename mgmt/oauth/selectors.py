@@ -6,22 +6,23 @@ from datetime import datetime
 from django.conf import settings
 
 from mgmt.compiler.inputs import TokenClientRow, TokenIssuerRow
+from mgmt.compiler.token_auth import OWN_ISSUER_NAME
 from mgmt.developers.errors import NotFound
-from mgmt.gateway.models import Application, Route, Subscription
+from mgmt.gateway.models import Application, Plan, Subscription
 from mgmt.gateway.validators import split_scopes
 from mgmt.oauth import jose, signing_keys
 from mgmt.oauth.models import OAuthClient, OAuthClientSecret
 
-ISSUER_NAME = "tollgate"
+ISSUER_NAME = OWN_ISSUER_NAME
 
 
 def allowed_scopes(application: Application) -> set[str]:
-    """Every scope a route of a product the application actively subscribes to requires,
-    over all of the product's APIs and versions."""
-    raw = Route.objects.filter(
-        api_version__api__product__subscriptions__application=application,
-        api_version__api__product__subscriptions__state=Subscription.State.ACTIVE,
-    ).values_list("required_scopes", flat=True)
+    """The scopes the plans of the application's active subscriptions grant (the API owner
+    decides them on the plan; a subscriber cannot widen them)."""
+    raw = Plan.objects.filter(
+        subscriptions__application=application,
+        subscriptions__state=Subscription.State.ACTIVE,
+    ).values_list("granted_scopes", flat=True)
     return {scope for field in raw for scope in split_scopes(field)}
 
 

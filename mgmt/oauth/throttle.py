@@ -1,7 +1,8 @@
-"""Token requests spend two budgets: one per client address (before anything is parsed)
-and one per presented client id (so guessing one client's secret from many addresses is
-slow too). DRF's throttle over Django's cache, as every other mgmt throttle: counts are
-shared between replicas when TOLLGATE_CACHE_URL points at Redis."""
+"""Token requests spend two budgets: one per client address (before anything is parsed,
+so every failed attempt spends it) and one per client once it has authenticated (a stranger
+naming a client id cannot use up that client's tokens; guessing a 256-bit secret is not a
+risk a budget needs to slow). DRF's throttle over Django's cache, as every other mgmt
+throttle: counts are shared between replicas when TOLLGATE_CACHE_URL points at Redis."""
 
 import hashlib
 import math

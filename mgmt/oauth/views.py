@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET
 
 from mgmt.oauth import client_auth, signing_keys, throttle
@@ -72,6 +73,7 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
 
 
 @csrf_exempt
+@sensitive_post_parameters("client_secret")
 def token(request: HttpRequest) -> HttpResponse:
     refusal = _refusal(request)
     if refusal is not None:
@@ -80,10 +82,12 @@ def token(request: HttpRequest) -> HttpResponse:
         parsed = parse_token_request(
             request.headers.get("Authorization"), request.META.get("CONTENT_TYPE", ""), request.body
         )
+        issued = grant(parsed, timezone.now())
+        # Spent once the client has proved who it is: a stranger naming a client id must not
+        # use up that client's budget (failed attempts spend the address's).
         wait = throttle.spend(request, throttle.ClientThrottle(parsed.client.client_id))
         if wait is not None:
             return _throttled(wait)
-        issued = grant(parsed, timezone.now())
     except OAuthError as exc:
         return _oauth_error(exc)
     except (NoSealingKey, SealingError, signing_keys.NoSigningKey):
@@ -94,18 +98,16 @@ def token(request: HttpRequest) -> HttpResponse:
             "access_token": issued.access_token,
             "token_type": "Bearer",
             "expires_in": issued.expires_in,
-            "scope": issued.scope,
+            # RFC 6749 §5.1: present when it says something.
+            **({"scope": issued.scope} if issued.scope else {}),
         }
     )
 
 
 @require_GET
 def jwks(request: HttpRequest) -> HttpResponse:
+    # Publishes what exists, never makes a key: an anonymous GET must not change the gateway.
     now = timezone.now()
-    try:
-        signing_keys.ensure_key(now=now)
-    except NoSealingKey:
-        log.warning("no sealing key: the authorization server has no signing key to publish")
     response = HttpResponse(
         signing_keys.jwks_json(now), content_type="application/jwk-set+json; charset=utf-8"
     )

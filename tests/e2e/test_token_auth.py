@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from mgmt.gateway.models import Api, ApiKey, Application, Route
+from mgmt.gateway.models import Api, ApiKey, Application, Plan, Route
 from mgmt.identity.models import TokenClient, TokenIssuer
 from mgmt.identity.services import create_token_issuer, map_token_client, revoke_token_client
 from tests.e2e.conftest import Gateway, wait_until
@@ -85,6 +85,8 @@ def accepting(gateway: Gateway, scenario: Scenario, jwks: JwksServer, issuer_key
             application=Application.objects.get(name="Unsubscribed app"),
         )
         Route.objects.filter(api_version__api=api).update(required_scopes=SCOPE)
+        # The demo key's plan grants it too: keys on a scoped route need their plan's grant.
+        Plan.objects.filter(product=api.product).update(granted_scopes=SCOPE)
         route = Route.objects.filter(api_version__api=api).first()
         assert route is not None
         route.save()  # one save: the snapshot is published on commit
@@ -139,6 +141,19 @@ def test_the_rfc_8725_matrix_refuses_every_forgery_and_admits_only_valid_tokens(
             "not-subscribed",
         ),
         "missing scope": (signed(issuer_key, claims(scope="other")), 403, "insufficient-scope"),
+        # Verified by jwt_authn, refused by the sidecar (RFC 8725): a JWKS URI may hold
+        # several keys, so the token must name its own.
+        "no kid (the issuer's JWKS is remote)": (
+            signed(issuer_key, claims(), header={"kid": None}),
+            401,
+            "invalid-token",
+        ),
+        # The sidecar judges the header Envoy verified, not one planted beside the token.
+        "a planted header beside a kid-less token": (
+            f"{accepting} Bearer {signed(issuer_key, claims(), header={'kid': None})}",
+            401,
+            "invalid-token",
+        ),
         "malformed: two segments": ("abc.def", 401, "invalid-token"),
         "malformed: five segments": ("a.b.c.d.e", 401, "invalid-token"),
         "malformed: not base64": ("%%%.***.!!!", 401, "invalid-token"),
@@ -153,6 +168,15 @@ def test_the_rfc_8725_matrix_refuses_every_forgery_and_admits_only_valid_tokens(
         if status == 401:
             assert reply.headers["www-authenticate"].startswith('Bearer realm="tollgate"'), case
     assert accepted == []
+    # Claims a client writes itself are removed before jwt_authn: a key-less forgery is 401.
+    forged = {
+        "x-tollgate-token-issuer": ISSUER,
+        "x-tollgate-token-client-0": "demo-client",
+        "x-tollgate-token-alg": "RS256",
+        "x-tollgate-token-kid": "k1",
+        "authorization": "Bearer not.a.jwt",
+    }
+    assert request(gateway.ports.gateway, "/demo/orders", forged).status == 401
 
     # The denial says why, in the problem and in RFC 6750's challenge.
     expired = _call(gateway, signed(issuer_key, claims(exp=now - 90)))

@@ -50,7 +50,9 @@ class RsaKey:
 
 
 def signed(key: RsaKey, claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
+    """RS256; `header` overrides the JOSE header's members (None leaves one out)."""
     head = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid, **(header or {})}
+    head = {k: v for k, v in head.items() if v is not None}
     signing_input = f"{b64url(json.dumps(head).encode())}.{b64url(json.dumps(claims).encode())}"
     signature = key.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{b64url(signature)}"

@@ -13,7 +13,7 @@ from envoy.service.auth.v3 import external_auth_pb2
 from extauthz.decision import CERTIFICATE_CALLER, TOKEN_CALLER, decide, presented_key_id
 from extauthz.route_context import RouteContext, TokenPolicy, token_policies_value
 from extauthz.store import Store
-from mgmt.compiler.inputs import ClientCertificateRow, Rows, TokenClientRow
+from mgmt.compiler.inputs import ClientCertificateRow, CredentialRow, Rows, TokenClientRow
 from mgmt.compiler.sidecar_resources import credential_shards
 from tests.extauthz.factories import (
     DRAFT_API,
@@ -44,10 +44,16 @@ def token(alg: str = "ES256", kid: str | None = "k1") -> str:
     return f"{_segment(header)}.{_segment({'iss': ISSUER})}.c2lnbmF0dXJl"
 
 
+KEYS = World()
+
+
 def _store() -> Store:
-    world = World()
+    world = KEYS
+    world.partner.grants[0].scopes.append("orders:read")
     rows = Rows(
-        credentials=(),
+        credentials=tuple(
+            CredentialRow(c.key_id, c.key_hash, c.application_id) for c in world.credentials
+        ),
         token_clients=(
             TokenClientRow(ISSUER, "partner-client", world.partner.id),
             TokenClientRow(ISSUER, "revoked-client", world.partner.id, revoked_at=int(NOW) - 5),
@@ -80,11 +86,14 @@ def token_route(
 
 
 def verified(client: str = "partner-client", scope: str = "", **extra: str) -> dict[str, str]:
-    """What the gateway hands the sidecar for a token jwt_authn verified."""
+    """What the gateway hands the sidecar for a token jwt_authn verified: its claims and the
+    `alg` and `kid` of the JOSE header it verified."""
     headers = {
         "authorization": f"Bearer {token()}",
         "x-tollgate-token-issuer": ISSUER,
         "x-tollgate-token-client-0": client,
+        "x-tollgate-token-alg": "ES256",
+        "x-tollgate-token-kid": "k1",
     }
     if scope:
         headers["x-tollgate-token-scope"] = scope
@@ -133,10 +142,12 @@ def test_the_second_client_claim_is_read_when_the_first_is_absent() -> None:
     assert response.status.code == 0
 
 
-def test_a_client_id_in_utf8_read_as_latin1_by_the_http_transport_still_matches() -> None:
-    as_latin1 = "klïent".encode().decode("latin-1")
-    response, _ = check(verified(client=as_latin1), token_route())
+def test_a_client_id_outside_ascii_matches_as_text_and_a_lookalike_does_not() -> None:
+    response, _ = check(verified(client="klïent"), token_route())
     assert response.status.code == 0
+    for lookalike in ("kl?ent", "klïent".encode().decode("latin-1"), "kl\udcc3\udcafent"):
+        response, _ = check(verified(client=lookalike), token_route())
+        assert response.denied_response.status.code == 401, lookalike
 
 
 @pytest.mark.parametrize(
@@ -170,26 +181,42 @@ def test_a_token_without_verified_claims_or_reason_is_an_invalid_credential() ->
 
 
 @pytest.mark.parametrize(
-    ("bearer", "policy", "says"),
+    ("alg", "kid", "policy", "says"),
     [
-        (token(alg="HS256"), {}, "algorithm is not accepted"),
-        (token(alg="none"), {}, "algorithm is not accepted"),
-        (token(alg="RS256"), {"algorithms": ("ES256",)}, "accepted: ES256"),
-        (token(kid=None), {"kid": True}, "names no key"),
-        ("bm90LWpzb24.e30.c2ln", {}, "algorithm is not accepted"),
+        ("HS256", "k1", {}, "algorithm is not accepted"),
+        ("none", "k1", {}, "algorithm is not accepted"),
+        ("RS256", "k1", {"algorithms": ("ES256",)}, "accepted: ES256"),
+        ("", "k1", {}, "algorithm is not accepted"),
+        ("ES256", "", {"kid": True}, "names no key"),
     ],
 )
 def test_rfc_8725_rules_jwt_authn_cannot_check_are_the_sidecars(
-    bearer: str, policy: dict[str, Any], says: str
+    alg: str, kid: str, policy: dict[str, Any], says: str
 ) -> None:
-    headers = verified(authorization=f"Bearer {bearer}")
+    headers = verified()
+    for name, value in (("x-tollgate-token-alg", alg), ("x-tollgate-token-kid", kid)):
+        if value:
+            headers[name] = value
+        else:
+            del headers[name]
     response, _ = check(headers, token_route(**policy))
     assert response.denied_response.status.code == 401
     assert says in _problem(response)["detail"]
 
 
+def test_the_header_checked_is_the_one_envoy_verified_not_the_requests() -> None:
+    """A request whose Authorization holds a made-up ES256 header besides the token Envoy
+    verified (RS256) is judged by what Envoy verified."""
+    headers = verified(authorization=f"bearer {token(alg='ES256')} Bearer {token(alg='RS256')}")
+    headers["x-tollgate-token-alg"] = "RS256"
+    response, _ = check(headers, token_route(algorithms=("ES256",)))
+    assert response.denied_response.status.code == 401
+    assert "accepted: ES256" in _problem(response)["detail"]
+
+
 def test_a_token_without_kid_passes_an_issuer_with_one_key() -> None:
-    headers = verified(authorization=f"Bearer {token(kid=None)}")
+    headers = verified()
+    del headers["x-tollgate-token-kid"]
     response, _ = check(headers, token_route(kid=False))
     assert response.status.code == 0
 
@@ -230,13 +257,20 @@ def test_a_missing_scope_is_403_naming_it_and_the_scopes_held_pass() -> None:
     assert allowed.status.code == 0
 
 
-def test_route_scopes_do_not_apply_to_api_keys() -> None:
-    world_key = World()  # a fresh world: its key is in no store here
-    assert world_key.secret("partner")
-    # A key on a scoped route goes the key path: here unknown, so invalid, never 403.
-    response, _ = check({"x-api-key": world_key.secret("partner")}, token_route(scopes="write"))
-    assert response.denied_response.status.code == 401
-    assert _problem(response)["type"].endswith("/invalid-credentials")
+def test_a_key_on_a_scoped_route_needs_a_plan_that_grants_the_scopes() -> None:
+    # The partner's plan grants orders:read only (see _store).
+    allowed, _ = check({"x-api-key": KEYS.secret("partner")}, token_route(scopes="orders:read"))
+    assert allowed.status.code == 0
+    refused, _ = check({"x-api-key": KEYS.secret("partner")}, token_route(scopes="orders:write"))
+    assert refused.denied_response.status.code == 403
+    assert _problem(refused)["scope"] == "orders:write"
+    certificate, _ = check({"x-tollgate-client-cert": CERT.hex()}, token_route(scopes="admin"))
+    assert certificate.denied_response.status.code == 403
+
+
+def test_a_tokens_scopes_are_its_own_not_its_plans() -> None:
+    response, _ = check(verified(scope=""), token_route(scopes="orders:read"))
+    assert _problem(response)["scope"] == "orders:read"
 
 
 def test_a_token_client_without_subscription_is_403_not_subscribed() -> None:
@@ -252,7 +286,7 @@ def test_on_a_route_that_accepts_no_token_a_jwt_is_an_invalid_key() -> None:
 
 
 def test_token_failures_on_a_draft_do_not_reveal_it() -> None:
-    draft = token_route(api=DRAFT_API, lifecycle="draft")
+    draft = token_route(api=DRAFT_API, lifecycle="draft", scopes="secret:scope")
     for headers in (
         {"authorization": f"Bearer {token()}", "x-tollgate-token-error": "Jwt is expired"},
         verified(client="unknown-client"),
@@ -289,8 +323,10 @@ def test_a_key_or_token_in_the_request_wins_over_the_connections_certificate() -
     headers = {"x-tollgate-client-cert": CERT.hex(), "x-api-key": "tg_not_a_real_key"}
     response, _ = check(headers, route())
     assert _problem(response)["type"].endswith("/invalid-credentials")
-    response, _ = check({**verified(client="stranger-client"), **headers}, token_route())
-    assert response.denied_response.status.code == 401
+    # The stranger's token, on the partner's certificate: the token speaks (403 unsubscribed).
+    with_token = {**verified(client="stranger-client"), "x-tollgate-client-cert": CERT.hex()}
+    response, _ = check(with_token, token_route())
+    assert _problem(response)["type"].endswith("/not-subscribed")
 
 
 @pytest.mark.parametrize(

@@ -166,12 +166,31 @@ def test_only_wanted_headers_reach_the_handler_and_the_first_occurrence_wins(
             ("x-api-key", "second"),
             ("AUTHORIZATION", "Bearer t"),
             ("cookie", "session=1"),
-            ("x-name", "Ren\xe9e"),
+            # UTF-8 on the wire (as a token's claim is), written here as its latin-1 bytes.
+            ("x-name", "Renée".encode().decode("latin-1")),
         )
     )
     with client.makefile("rb") as stream:
         assert read_response(stream)[0] == 200
-    assert seen == [{"x-api-key": "first", "authorization": "Bearer t", "x-name": "Ren\xe9e"}]
+    assert seen == [{"x-api-key": "first", "authorization": "Bearer t", "x-name": "Renée"}]
+
+
+def test_header_bytes_that_are_not_utf8_arrive_as_surrogates_that_match_nothing(
+    start: Callable[..., Running],
+) -> None:
+    seen: list[Headers] = []
+
+    def record(headers: Headers) -> bytes:
+        seen.append(headers)
+        return answer("1")
+
+    running = start(record, wanted=["x-name"])
+    client = running.connect()
+    client.sendall(request(("x-name", "Ren\xe9e")))
+    with client.makefile("rb") as stream:
+        assert read_response(stream)[0] == 200
+    assert seen == [{"x-name": "Ren\udce9e"}]
+    assert not seen[0]["x-name"].isascii()
 
 
 def test_keep_alive_serves_a_thousand_requests_on_one_connection(

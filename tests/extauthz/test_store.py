@@ -172,6 +172,6 @@ def test_applications_are_looked_up_by_id_with_grants_by_api() -> None:
     assert store.snapshot is not None
     partner = store.snapshot.application(1)
     assert partner is not None
-    assert partner.grants == {"200": ("gold", "5200")}
+    assert partner.grants == {"200": ("gold", "5200", frozenset())}
     assert partner.organization_id == "20"
     assert store.snapshot.application(3) is None

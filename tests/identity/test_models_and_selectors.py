@@ -83,7 +83,11 @@ def test_an_inline_jwks_is_checked_against_the_issuers_algorithms() -> None:
         ("jwks_cache_seconds", 86401, "86400"),
         ("audiences", "  ", "audience"),
         ("client_claims", "", ""),
+        ("client_claims", "azp client_id sub cid", "at most 3"),
         ("name", "Not A Slug", ""),
+        # Tollgate's own issuer is in every snapshot: a twin would make them all fail.
+        ("name", "tollgate", "Tollgate's own issuer"),
+        ("issuer", "http://127.0.0.1:8000/oauth", "TOLLGATE_OAUTH_ISSUER"),
     ],
 )
 def test_bad_issuer_settings_are_refused_on_their_field(field: str, value: Any, words: str) -> None:

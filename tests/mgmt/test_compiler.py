@@ -11,6 +11,7 @@ from envoy.config.route.v3 import route_pb2
 from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
 from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 
+from extauthz.caller_ids import CALLER_HEADERS
 from mgmt.compiler.compile import compile_snapshot
 from mgmt.compiler.inputs import ApiRow, ApiVersionRow, GatewaySettings, RouteRow, UpstreamRow
 from mgmt.compiler.re2_check import strip_anchors
@@ -133,7 +134,7 @@ def test_routes_carry_their_identity_to_ext_authz_in_the_route_header_by_default
         '"owner":"1","route":"1","version":"1"}'
     )
     assert route_identity(route) == DEMO_IDENTITY
-    assert list(route.request_headers_to_remove) == ["x-tollgate-route", "x-tollgate-token-error"]
+    assert list(route.request_headers_to_remove) == ["x-tollgate-route", *CALLER_HEADERS]
 
 
 def test_routes_carry_their_identity_to_ext_authz_as_context_extensions_over_grpc():
@@ -144,7 +145,7 @@ def test_routes_carry_their_identity_to_ext_authz_as_context_extensions_over_grp
     assert not per_route.disabled
     assert dict(per_route.check_settings.context_extensions) == DEMO_IDENTITY
     # A client's copy of the header is never sent upstream.
-    assert list(route.request_headers_to_remove) == ["x-tollgate-route", "x-tollgate-token-error"]
+    assert list(route.request_headers_to_remove) == ["x-tollgate-route", *CALLER_HEADERS]
 
 
 def _routes_by_host(rows):  # type: ignore[no-untyped-def]

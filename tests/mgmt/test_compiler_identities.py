@@ -32,6 +32,7 @@ from mgmt.compiler.inputs import (
 )
 from mgmt.compiler.sidecar_resources import credential_shards
 from mgmt.compiler.tls import HTTPS_LISTENER_NAME
+from protos.tollgate.v1 import resources_pb2
 from tests.mgmt.compiler_rows import demo_rows
 from tests.mgmt.test_compiler_tls import cert
 from xds_server import type_urls
@@ -118,11 +119,18 @@ def test_jwt_authn_runs_after_the_strip_and_before_the_sidecar_with_its_reason_i
     (error_filter,) = [f for f in _manager(snap).http_filters if f.name == "tollgate.token_error"]
     mutation = header_mutation_pb2.HeaderMutation()
     error_filter.typed_config.Unpack(mutation)
-    (append,) = mutation.mutations.request_mutations
-    assert append.append.header.key == TOKEN_ERROR_HEADER
-    assert append.append.header.value == (
-        "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:jwt_failure:message)%"
-    )
+    # Why it refused; or the alg and kid of the header it verified (the sidecar checks those,
+    # never a header it would pick out of the request itself).
+    assert [
+        (m.append.header.key, m.append.header.value) for m in mutation.mutations.request_mutations
+    ] == [
+        (
+            TOKEN_ERROR_HEADER,
+            "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:jwt_failure:message)%",
+        ),
+        ("x-tollgate-token-alg", "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:jwt_header:alg)%"),
+        ("x-tollgate-token-kid", "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:jwt_header:kid)%"),
+    ]
 
 
 def test_each_issuer_is_a_provider_checking_exactly_what_rfc_8725_asks_of_jwt_authn() -> None:
@@ -139,6 +147,7 @@ def test_each_issuer_is_a_provider_checking_exactly_what_rfc_8725_asks_of_jwt_au
     ]
     assert not provider.from_params
     assert provider.failed_status_in_metadata == "jwt_failure"
+    assert provider.header_in_metadata == "jwt_header"
     assert [(c.claim_name, c.header_name) for c in provider.claim_to_headers] == [
         ("iss", "x-tollgate-token-issuer"),
         ("azp", "x-tollgate-token-client-0"),
@@ -317,3 +326,21 @@ def test_without_registered_certificates_https_asks_for_none() -> None:
     snap = _snapshot(certificates=(cert("gw", "api.example.com"),), client_certificates=(revoked,))
     context = _https_chain_context(snap)
     assert not context.common_tls_context.HasField("validation_context")
+
+
+def test_a_plans_scopes_reach_its_subscribers_grants_and_bad_ones_are_refused() -> None:
+    rows = demo_rows()
+    plans = tuple(dataclasses.replace(p, scopes=("orders:read", "a:b")) for p in rows.plans)
+    snap = _snapshot(plans=plans)
+    (shard,) = [
+        s
+        for s in (
+            resources_pb2.ApplicationShard.FromString(body.value)
+            for body in snap.resources(type_urls.APPLICATION_SHARD).values()
+        )
+        if s.applications
+    ]
+    (grant,) = shard.applications[0].grants
+    assert list(grant.scopes) == ["a:b", "orders:read"]
+    bad = tuple(dataclasses.replace(p, scopes=("no\\quote",)) for p in rows.plans)
+    assert any("plan" in e and "scope token" in e for e in _errors(plans=bad))

@@ -32,16 +32,17 @@ class Partner:
 
 @pytest.fixture
 def partner(db: None) -> Partner:
-    """Subscribed (active) to a product of two API versions whose routes require
-    `orders:read`, `orders:write` and `stock:read`; a second, unsubscribed product's route
-    requires `admin`."""
+    """Subscribed (active) on a plan granting `orders:read`, `orders:write` and
+    `stock:read`; the routes also require `admin`, which that plan does not grant (another
+    plan, not the partner's, does)."""
     version = factories.api_version()
     product = version.api.product
-    factories.route(api_version=version, path="/orders", required_scopes="orders:read orders:write")
-    other_version = factories.api_version(api=version.api)
-    factories.route(api_version=other_version, path="/stock", required_scopes="stock:read")
-    factories.route(required_scopes="admin")
-    subscription = factories.subscription(plan=factories.plan(product=product))
+    factories.route(api_version=version, path="/orders", required_scopes="orders:read admin")
+    factories.plan(product=product, slug="admins", granted_scopes="admin")
+    plan = factories.plan(
+        product=product, slug="partners", granted_scopes="orders:read orders:write stock:read"
+    )
+    subscription = factories.subscription(plan=plan)
     issued = services.create_client(application=subscription.application)
     return Partner(
         subscription.application, subscription, issued.client.client_id, issued.secret.secret

@@ -98,10 +98,15 @@ def test_forced_rotation_makes_a_new_key_even_when_none_is_due(db: None) -> None
 
 
 def test_jwks_document_holds_the_published_public_keys_only(client: Client, db: None) -> None:
+    # An anonymous GET makes no key (it would change every gateway's configuration).
+    empty = client.get("/oauth/jwks.json")
+    assert json.loads(empty.content) == {"keys": []}
+    assert not SigningKey.objects.exists()
+    signing_keys.ensure_key()
     response = client.get("/oauth/jwks.json")
     assert response.status_code == 200
     assert response["Cache-Control"] == "max-age=60"
-    key = SigningKey.objects.get()  # made by the first request
+    key = SigningKey.objects.get()
     keys = json.loads(response.content)["keys"]
     assert keys == [key.public_jwk]
     assert set(keys[0]) == {"kty", "crv", "x", "y", "kid", "use", "alg"}

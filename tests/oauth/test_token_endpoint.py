@@ -212,7 +212,7 @@ def test_scopes_of_a_suspended_subscription_are_not_granted(
     )
     response = post(client, body_auth(partner))
     assert response.status_code == 200
-    assert response.json()["scope"] == ""
+    assert "scope" not in response.json()  # RFC 6749 §5.1: nothing granted, nothing said
     assert "scope" not in verified_claims(response.json()["access_token"], the_jwk())
     assert_error(post(client, body_auth(partner, "&scope=orders%3Aread")), 400, "invalid_scope")
 

@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='route',
             name='required_scopes',
-            field=models.CharField(blank=True, help_text='Space-separated OAuth2 scopes a bearer token must carry to call this route (403 naming the missing one). Key and client-certificate callers are not affected.', max_length=500, validators=[mgmt.gateway.validators.validate_scopes]),
+            field=models.CharField(blank=True, help_text='Space-separated OAuth2 scopes a bearer token must carry to call this route (403 naming the missing one); an API key or client certificate needs a plan that grants them.', max_length=500, validators=[mgmt.gateway.validators.validate_scopes]),
         ),
     ]

@@ -59,6 +59,14 @@ class Plan(models.Model):
     quota_shadow = models.BooleanField(
         default=False, help_text="Counted and reported, never enforced."
     )
+    granted_scopes = models.CharField(
+        max_length=1000,
+        blank=True,
+        validators=[validators.validate_scopes],
+        help_text="Space-separated OAuth2 scopes its subscribers hold. A route that requires "
+        "a scope admits API keys and client certificates of this plan's subscribers only if "
+        "the plan grants it, and Tollgate's tokens carry only scopes their plan grants.",
+    )
 
     class Meta:
         ordering = ["product__name", "name"]

@@ -317,7 +317,8 @@ class Route(models.Model):
         blank=True,
         validators=[validators.validate_scopes],
         help_text="Space-separated OAuth2 scopes a bearer token must carry to call this route "
-        "(403 naming the missing one). Key and client-certificate callers are not affected.",
+        "(403 naming the missing one); an API key or client certificate needs a plan that "
+        "grants them.",
     )
 
     class Meta:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"protos/tollgate/v1/resources.proto\x12\x0btollgate.v1\"n\n\nCredential\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x10\n\x08key_hash\x18\x02 \x01(\x0c\x12\x16\n\x0e\x61pplication_id\x18\x03 \x01(\x04\x12\x12\n\nexpires_at\x18\x04 \x01(\x03\x12\x12\n\nrevoked_at\x18\x05 \x01(\x03\"\\\n\x0bTokenClient\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x03 \x01(\x04\x12\x12\n\nrevoked_at\x18\x04 \x01(\x03\"o\n\x11\x43lientCertificate\x12\x1a\n\x12\x66ingerprint_sha256\x18\x01 \x01(\x0c\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\x04\x12\x12\n\nexpires_at\x18\x03 \x01(\x03\x12\x12\n\nrevoked_at\x18\x04 \x01(\x03\"\xdf\x01\n\x0f\x43redentialShard\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x13\n\x0bshard_count\x18\x03 \x01(\r\x12,\n\x0b\x63redentials\x18\x04 \x03(\x0b\x32\x17.tollgate.v1.Credential\x12/\n\rtoken_clients\x18\x05 \x03(\x0b\x32\x18.tollgate.v1.TokenClient\x12;\n\x13\x63lient_certificates\x18\x06 \x03(\x0b\x32\x1e.tollgate.v1.ClientCertificate\">\n\x05Grant\x12\x0e\n\x06\x61pi_id\x18\x01 \x01(\x04\x12\x0c\n\x04plan\x18\x02 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x03 \x01(\x04\"~\n\x0b\x41pplication\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x11\n\tpublic_id\x18\x02 \x01(\t\x12\x17\n\x0forganization_id\x18\x03 \x01(\x04\x12\x13\n\x0b\x63onsumer_id\x18\x04 \x01(\t\x12\"\n\x06grants\x18\x05 \x03(\x0b\x32\x12.tollgate.v1.Grant\"t\n\x10\x41pplicationShard\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x13\n\x0bshard_count\x18\x03 \x01(\r\x12.\n\x0c\x61pplications\x18\x04 \x03(\x0b\x32\x18.tollgate.v1.Application\"L\n\x04Plan\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x12\n\nproduct_id\x18\x04 \x01(\x04\"h\n\x10\x41piVersionPolicy\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\tlifecycle\x18\x03 \x01(\t\x12\x11\n\tsunset_at\x18\x04 \x01(\x03\x12\x11\n\tsuccessor\x18\x05 \x01(\t\"\x83\x01\n\tApiPolicy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\x04\x12\x0c\n\x04slug\x18\x03 \x01(\t\x12\x1d\n\x15owner_organization_id\x18\x04 \x01(\x04\x12/\n\x08versions\x18\x05 \x03(\x0b\x32\x1d.tollgate.v1.ApiVersionPolicy\"\xb9\x01\n\x0fRateLimitWindow\x12\x10\n\x08requests\x18\x01 \x01(\x04\x12\x16\n\x0ewindow_seconds\x18\x02 \x01(\r\x12\x39\n\talgorithm\x18\x03 \x01(\x0e\x32&.tollgate.v1.RateLimitWindow.Algorithm\x12\x0e\n\x06shadow\x18\x04 \x01(\x08\x12\x0c\n\x04unit\x18\x05 \x01(\t\"#\n\tAlgorithm\x12\x0b\n\x07SLIDING\x10\x00\x12\t\n\x05\x46IXED\x10\x01\"h\n\x0eRateLimitQuota\x12\x10\n\x08requests\x18\x01 \x01(\x04\x12\x15\n\rperiod_months\x18\x02 \x01(\r\x12\x0e\n\x06\x61nchor\x18\x03 \x01(\x03\x12\x0e\n\x06shadow\x18\x04 \x01(\x08\x12\r\n\x05meter\x18\x05 \x01(\x08\"\xae\x01\n\x12SubscriptionLimits\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\x04\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\x04\x12\x0c\n\x04plan\x18\x03 \x01(\t\x12-\n\x07windows\x18\x04 \x03(\x0b\x32\x1c.tollgate.v1.RateLimitWindow\x12*\n\x05quota\x18\x05 \x01(\x0b\x32\x1b.tollgate.v1.RateLimitQuota\"z\n\x0eRateLimitShard\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x13\n\x0bshard_count\x18\x03 \x01(\r\x12\x36\n\rsubscriptions\x18\x04 \x03(\x0b\x32\x1f.tollgate.v1.SubscriptionLimitsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"protos/tollgate/v1/resources.proto\x12\x0btollgate.v1\"n\n\nCredential\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x10\n\x08key_hash\x18\x02 \x01(\x0c\x12\x16\n\x0e\x61pplication_id\x18\x03 \x01(\x04\x12\x12\n\nexpires_at\x18\x04 \x01(\x03\x12\x12\n\nrevoked_at\x18\x05 \x01(\x03\"\\\n\x0bTokenClient\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x03 \x01(\x04\x12\x12\n\nrevoked_at\x18\x04 \x01(\x03\"o\n\x11\x43lientCertificate\x12\x1a\n\x12\x66ingerprint_sha256\x18\x01 \x01(\x0c\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\x04\x12\x12\n\nexpires_at\x18\x03 \x01(\x03\x12\x12\n\nrevoked_at\x18\x04 \x01(\x03\"\xdf\x01\n\x0f\x43redentialShard\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x13\n\x0bshard_count\x18\x03 \x01(\r\x12,\n\x0b\x63redentials\x18\x04 \x03(\x0b\x32\x17.tollgate.v1.Credential\x12/\n\rtoken_clients\x18\x05 \x03(\x0b\x32\x18.tollgate.v1.TokenClient\x12;\n\x13\x63lient_certificates\x18\x06 \x03(\x0b\x32\x1e.tollgate.v1.ClientCertificate\"N\n\x05Grant\x12\x0e\n\x06\x61pi_id\x18\x01 \x01(\x04\x12\x0c\n\x04plan\x18\x02 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x03 \x01(\x04\x12\x0e\n\x06scopes\x18\x04 \x03(\t\"~\n\x0b\x41pplication\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x11\n\tpublic_id\x18\x02 \x01(\t\x12\x17\n\x0forganization_id\x18\x03 \x01(\x04\x12\x13\n\x0b\x63onsumer_id\x18\x04 \x01(\t\x12\"\n\x06grants\x18\x05 \x03(\x0b\x32\x12.tollgate.v1.Grant\"t\n\x10\x41pplicationShard\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x13\n\x0bshard_count\x18\x03 \x01(\r\x12.\n\x0c\x61pplications\x18\x04 \x03(\x0b\x32\x18.tollgate.v1.Application\"L\n\x04Plan\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x12\n\nproduct_id\x18\x04 \x01(\x04\"h\n\x10\x41piVersionPolicy\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\tlifecycle\x18\x03 \x01(\t\x12\x11\n\tsunset_at\x18\x04 \x01(\x03\x12\x11\n\tsuccessor\x18\x05 \x01(\t\"\x83\x01\n\tApiPolicy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\x04\x12\x0c\n\x04slug\x18\x03 \x01(\t\x12\x1d\n\x15owner_organization_id\x18\x04 \x01(\x04\x12/\n\x08versions\x18\x05 \x03(\x0b\x32\x1d.tollgate.v1.ApiVersionPolicy\"\xb9\x01\n\x0fRateLimitWindow\x12\x10\n\x08requests\x18\x01 \x01(\x04\x12\x16\n\x0ewindow_seconds\x18\x02 \x01(\r\x12\x39\n\talgorithm\x18\x03 \x01(\x0e\x32&.tollgate.v1.RateLimitWindow.Algorithm\x12\x0e\n\x06shadow\x18\x04 \x01(\x08\x12\x0c\n\x04unit\x18\x05 \x01(\t\"#\n\tAlgorithm\x12\x0b\n\x07SLIDING\x10\x00\x12\t\n\x05\x46IXED\x10\x01\"h\n\x0eRateLimitQuota\x12\x10\n\x08requests\x18\x01 \x01(\x04\x12\x15\n\rperiod_months\x18\x02 \x01(\r\x12\x0e\n\x06\x61nchor\x18\x03 \x01(\x03\x12\x0e\n\x06shadow\x18\x04 \x01(\x08\x12\r\n\x05meter\x18\x05 \x01(\x08\"\xae\x01\n\x12SubscriptionLimits\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\x04\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\x04\x12\x0c\n\x04plan\x18\x03 \x01(\t\x12-\n\x07windows\x18\x04 \x03(\x0b\x32\x1c.tollgate.v1.RateLimitWindow\x12*\n\x05quota\x18\x05 \x01(\x0b\x32\x1b.tollgate.v1.RateLimitQuota\"z\n\x0eRateLimitShard\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x13\n\x0bshard_count\x18\x03 \x01(\r\x12\x36\n\rsubscriptions\x18\x04 \x03(\x0b\x32\x1f.tollgate.v1.SubscriptionLimitsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,25 +40,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREDENTIALSHARD']._serialized_start=371
   _globals['_CREDENTIALSHARD']._serialized_end=594
   _globals['_GRANT']._serialized_start=596
-  _globals['_GRANT']._serialized_end=658
-  _globals['_APPLICATION']._serialized_start=660
-  _globals['_APPLICATION']._serialized_end=786
-  _globals['_APPLICATIONSHARD']._serialized_start=788
-  _globals['_APPLICATIONSHARD']._serialized_end=904
-  _globals['_PLAN']._serialized_start=906
-  _globals['_PLAN']._serialized_end=982
-  _globals['_APIVERSIONPOLICY']._serialized_start=984
-  _globals['_APIVERSIONPOLICY']._serialized_end=1088
-  _globals['_APIPOLICY']._serialized_start=1091
-  _globals['_APIPOLICY']._serialized_end=1222
-  _globals['_RATELIMITWINDOW']._serialized_start=1225
-  _globals['_RATELIMITWINDOW']._serialized_end=1410
-  _globals['_RATELIMITWINDOW_ALGORITHM']._serialized_start=1375
-  _globals['_RATELIMITWINDOW_ALGORITHM']._serialized_end=1410
-  _globals['_RATELIMITQUOTA']._serialized_start=1412
-  _globals['_RATELIMITQUOTA']._serialized_end=1516
-  _globals['_SUBSCRIPTIONLIMITS']._serialized_start=1519
-  _globals['_SUBSCRIPTIONLIMITS']._serialized_end=1693
-  _globals['_RATELIMITSHARD']._serialized_start=1695
-  _globals['_RATELIMITSHARD']._serialized_end=1817
+  _globals['_GRANT']._serialized_end=674
+  _globals['_APPLICATION']._serialized_start=676
+  _globals['_APPLICATION']._serialized_end=802
+  _globals['_APPLICATIONSHARD']._serialized_start=804
+  _globals['_APPLICATIONSHARD']._serialized_end=920
+  _globals['_PLAN']._serialized_start=922
+  _globals['_PLAN']._serialized_end=998
+  _globals['_APIVERSIONPOLICY']._serialized_start=1000
+  _globals['_APIVERSIONPOLICY']._serialized_end=1104
+  _globals['_APIPOLICY']._serialized_start=1107
+  _globals['_APIPOLICY']._serialized_end=1238
+  _globals['_RATELIMITWINDOW']._serialized_start=1241
+  _globals['_RATELIMITWINDOW']._serialized_end=1426
+  _globals['_RATELIMITWINDOW_ALGORITHM']._serialized_start=1391
+  _globals['_RATELIMITWINDOW_ALGORITHM']._serialized_end=1426
+  _globals['_RATELIMITQUOTA']._serialized_start=1428
+  _globals['_RATELIMITQUOTA']._serialized_end=1532
+  _globals['_SUBSCRIPTIONLIMITS']._serialized_start=1535
+  _globals['_SUBSCRIPTIONLIMITS']._serialized_end=1709
+  _globals['_RATELIMITSHARD']._serialized_start=1711
+  _globals['_RATELIMITSHARD']._serialized_end=1833
 # @@protoc_insertion_point(module_scope)

@@ -62,14 +62,16 @@ class CredentialShard(_message.Message):
     def __init__(self, name: _Optional[str] = ..., index: _Optional[int] = ..., shard_count: _Optional[int] = ..., credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ..., token_clients: _Optional[_Iterable[_Union[TokenClient, _Mapping]]] = ..., client_certificates: _Optional[_Iterable[_Union[ClientCertificate, _Mapping]]] = ...) -> None: ...
 
 class Grant(_message.Message):
-    __slots__ = ("api_id", "plan", "subscription_id")
+    __slots__ = ("api_id", "plan", "subscription_id", "scopes")
     API_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
     api_id: int
     plan: str
     subscription_id: int
-    def __init__(self, api_id: _Optional[int] = ..., plan: _Optional[str] = ..., subscription_id: _Optional[int] = ...) -> None: ...
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, api_id: _Optional[int] = ..., plan: _Optional[str] = ..., subscription_id: _Optional[int] = ..., scopes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Application(_message.Message):
     __slots__ = ("id", "public_id", "organization_id", "consumer_id", "grants")
