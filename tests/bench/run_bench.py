@@ -60,6 +60,8 @@ HTTP_FLOOR = "empty HTTP ext_authz floor"
 GRPC_FLOOR = "empty gRPC ext_authz floor"
 TOOL_FLOOR = "upstream alone (tool floor)"  # the open-loop client's own share
 FULL_JWT = "full pipeline, JWT caller"  # Tollgate's ES256 token, jwt_authn + the sidecar
+# The same node, called with a key: what jwt_authn costs callers that send no token.
+FULL_JWT_KEY = "full pipeline, JWT accepted, key caller"
 # Over HTTPS through a TLS-terminating Envoy on the load tool's side (wrk has no client
 # certificates): the key row is the one the mTLS row compares with.
 FULL_HTTPS = "full pipeline, HTTPS, key caller"
@@ -151,6 +153,11 @@ def start_setups(ctx: BenchContext) -> Setups:
             ctx, transport, upstream_port, access_log=access_log, caller=caller
         )
         setups.closed[name] = setups.pipelines[name].target
+        if caller == callers.JWT:
+            pipeline = setups.pipelines[name]
+            setups.closed[FULL_JWT_KEY] = Target(
+                pipeline.target.url, {"x-api-key": pipeline.secret}, pipeline.target.processes
+            )
     floor_headers = {"x-api-key": issue_key().secret}  # any key: the floors allow all
     setups.closed[HTTP_FLOOR] = start_http_floor(ctx, upstream_port, floor_headers)
     setups.closed[GRPC_FLOOR] = start_grpc_floor(ctx, upstream_port, floor_headers)
