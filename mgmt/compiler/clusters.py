@@ -3,17 +3,13 @@
 import ipaddress
 
 from envoy.config.cluster.v3 import cluster_pb2
-from envoy.config.core.v3 import address_pb2, config_source_pb2, health_check_pb2
+from envoy.config.core.v3 import address_pb2, health_check_pb2
 from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
 
 from mgmt.compiler import upstream_tls
+from mgmt.compiler.config_sources import ADS_CONFIG_SOURCE
 from mgmt.compiler.durations import ms, u32
 from mgmt.compiler.inputs import UpstreamRow
-
-ADS_CONFIG_SOURCE = config_source_pb2.ConfigSource(
-    ads=config_source_pb2.AggregatedConfigSource(),
-    resource_api_version=config_source_pb2.ApiVersion.V3,
-)
 
 
 def cluster_name(upstream: UpstreamRow) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from mgmt.compiler import clusters, sidecar_resources, tls, token_auth
+from mgmt.compiler import clusters, sidecar_resources, tls, token_auth, upstream_tls
 from mgmt.compiler.inputs import GatewaySettings, Rows
 from mgmt.compiler.listener import listener
 from mgmt.compiler.packing import packed
@@ -97,7 +97,13 @@ def compile_snapshot(rows: Rows, gateway: GatewaySettings, compiled_at: int = 0)
         resource_set(type_urls.LISTENER, _listeners(rows, gateway)),
         resource_set(
             type_urls.SECRET,
-            (_resource(tls.secret_name(c.name), tls.server_secret(c)) for c in rows.certificates),
+            [
+                *(
+                    _resource(tls.secret_name(c.name), tls.server_secret(c))
+                    for c in rows.certificates
+                ),
+                *(_resource(s.name, s) for s in upstream_tls.client_secrets(upstreams)),
+            ],
         ),
         resource_set(
             type_urls.ROUTE, [_resource("gateway_routes", route_configuration(rows, gateway))]

@@ -55,6 +55,10 @@ class UpstreamTlsRow:
     ca_pem: str = ""  # "" : trust `system_ca_file`
     system_ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
     http2: bool = False
+    # The client certificate presented when the upstream asks (mTLS); "" : none. Its key is
+    # sealed (xds_server.sealing), bound to upstream_tls.client_secret_name(upstream id).
+    client_chain_pem: str = ""
+    client_sealed_key: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ from extauthz.problems import Problem
 from extauthz.responses import APPLICATION_ID_HEADER, CONSUMER_ID_HEADER, PLAN_HEADER
 from extauthz.route_context import ROUTE_HEADER
 from mgmt.compiler.access_log import access_logs
-from mgmt.compiler.clusters import ADS_CONFIG_SOURCE
+from mgmt.compiler.config_sources import ADS_CONFIG_SOURCE
 from mgmt.compiler.durations import ms
 from mgmt.compiler.inputs import GatewaySettings
 from mgmt.compiler.packing import packed

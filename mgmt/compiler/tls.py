@@ -30,7 +30,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
 from google.protobuf import wrappers_pb2
 
-from mgmt.compiler.clusters import ADS_CONFIG_SOURCE
+from mgmt.compiler.config_sources import ADS_CONFIG_SOURCE
 from mgmt.compiler.inputs import CertificateRow, ClientCertificateRow, GatewaySettings
 from mgmt.compiler.listener import http_manager_filter
 from mgmt.compiler.packing import packed

@@ -4,9 +4,10 @@ Two query parameters make it misbehave on purpose, to see errors and latency in 
 analytics: `status=503` answers with that status (200-599), `delay_ms=200` answers after
 that long (at most 10 s).
 
-`python -m mgmt.embedded.demo_upstream --port 9000 [--name NAME] [--tls-cert F --tls-key F]`:
-with a certificate it serves HTTPS, and says which server name (SNI) and TLS version each
-request came over.
+`python -m mgmt.embedded.demo_upstream --port 9000 [--name NAME] [--tls-cert F --tls-key F
+[--tls-client-ca F]]`: with a certificate it serves HTTPS, and says which server name (SNI)
+and TLS version each request came over; with a client CA it requires a client certificate
+issued by it (mTLS), and says whose it was (its subject).
 """
 
 import argparse
@@ -17,6 +18,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
+
+from cryptography import x509
 
 _MAX_DELAY_MS: Final = 10_000
 
@@ -71,7 +74,16 @@ class EchoHandler(BaseHTTPRequestHandler):
 def _tls_of(connection: object) -> dict[str, object]:
     if not isinstance(connection, ssl.SSLSocket):
         return {}
-    return {"tls": {"sni": getattr(connection, "sni", None), "version": connection.version()}}
+    der = connection.getpeercert(binary_form=True)
+    # The subject as mgmt shows it (RFC 4514), to compare with what was uploaded there.
+    client = x509.load_der_x509_certificate(der).subject.rfc4514_string() if der else None
+    return {
+        "tls": {
+            "sni": getattr(connection, "sni", None),
+            "version": connection.version(),
+            "client_subject": client,
+        }
+    }
 
 
 def _remember_sni(sock: ssl.SSLSocket | ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
@@ -97,14 +109,21 @@ def main() -> None:
     parser.add_argument("--name", default="demo")
     parser.add_argument("--tls-cert", help="PEM chain: serve HTTPS")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument(
+        "--tls-client-ca", help="PEM CA(s): require a client certificate they issued (mTLS)"
+    )
     args = parser.parse_args()
     EchoHandler.upstream_name = args.name
     server: ThreadingHTTPServer
     if args.tls_cert:
         server = TlsHTTPServer((args.host, args.port), EchoHandler)
-        server.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        # Not create_default_context: it would trust the system's CAs for client certificates.
+        server.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         server.context.load_cert_chain(args.tls_cert, args.tls_key)
         server.context.sni_callback = _remember_sni
+        if args.tls_client_ca:
+            server.context.verify_mode = ssl.CERT_REQUIRED
+            server.context.load_verify_locations(cafile=args.tls_client_ca)
     else:
         server = ThreadingHTTPServer((args.host, args.port), EchoHandler)
     server.daemon_threads = True

@@ -55,7 +55,7 @@ def _refused(errors: tuple[str, ...] | list[str]) -> Snapshot:
 def _compile() -> Compiled:
     try:
         rows = selectors.current_rows()
-        unopenable = sealing_key.unopenable(rows.certificates)
+        unopenable = sealing_key.unopenable(rows.certificates, rows.upstreams)
         if unopenable:
             return Compiled(None, tuple(unopenable))
         return compile_snapshot(rows, selectors.gateway_settings(), int(time.time()))

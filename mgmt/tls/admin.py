@@ -6,7 +6,7 @@ operators) see them; API owners do not.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
@@ -14,19 +14,19 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from mgmt.tls.forms import ServerCertificateForm
-from mgmt.tls.models import ServerCertificate
+from mgmt.tls.models import ServerCertificate, UpstreamTls
 
 # Warned about in the list this long before expiry (Let's Encrypt renews at 30 days left).
 EXPIRY_WARNING = timedelta(days=30)
 
 
-def expiry_text(cert: ServerCertificate, now: Any) -> str:
-    left = cert.not_after - now
+def expiry_text(not_after: datetime, now: datetime) -> str:
+    left = not_after - now
     if left <= timedelta(0):
-        return f"EXPIRED on {cert.not_after:%Y-%m-%d %H:%M} UTC"
+        return f"EXPIRED on {not_after:%Y-%m-%d %H:%M} UTC"
     if left <= EXPIRY_WARNING:
-        return f"expires in {left.days} days ({cert.not_after:%Y-%m-%d})"
-    return f"{cert.not_after:%Y-%m-%d}"
+        return f"expires in {left.days} days ({not_after:%Y-%m-%d})"
+    return f"{not_after:%Y-%m-%d}"
 
 
 @admin.register(ServerCertificate)
@@ -64,7 +64,7 @@ class ServerCertificateAdmin(admin.ModelAdmin[ServerCertificate]):
 
     @admin.display(description="expires", ordering="not_after")
     def expiry(self, cert: ServerCertificate) -> str:
-        return expiry_text(cert, timezone.now()) if cert.not_after else "—"
+        return expiry_text(cert.not_after, timezone.now()) if cert.not_after else "—"
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -73,5 +73,19 @@ class ServerCertificateAdmin(admin.ModelAdmin[ServerCertificate]):
         for cert in ServerCertificate.objects.filter(
             enabled=True, not_after__lte=now + EXPIRY_WARNING
         ).order_by("not_after"):
-            messages.warning(request, f'Certificate "{cert.name}" {expiry_text(cert, now)}.')
+            messages.warning(
+                request, f'Certificate "{cert.name}" {expiry_text(cert.not_after, now)}.'
+            )
+        # The client certificates presented to upstreams expire too, and are listed nowhere else.
+        for tls in (
+            UpstreamTls.objects.filter(client_not_after__lte=now + EXPIRY_WARNING)
+            .select_related("upstream")
+            .order_by("client_not_after")
+        ):
+            assert tls.client_not_after is not None
+            messages.warning(
+                request,
+                f'The TLS client certificate of upstream "{tls.upstream.name}" '
+                f"{expiry_text(tls.client_not_after, now)}.",
+            )
         return super().changelist_view(request, extra_context)

@@ -1,4 +1,4 @@
-"""A local CA and the server certificates it signs, for `make run` and the tests.
+"""A local CA and the server (and client) certificates it signs, for `make run` and the tests.
 
 `make run` serves HTTPS out of the box: it needs a certificate a client can be told to trust
 (curl --cacert), without a public CA or openssl on the machine. The certificate issued here
@@ -106,6 +106,29 @@ def issue_server_certificate(
     """
     if not hostnames:
         raise ValueError("a server certificate needs at least one hostname")
+    names: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
+    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+    common_name = hostnames[0] if len(hostnames[0]) <= _MAX_COMMON_NAME else "Tollgate server"
+    return _issue(ca, common_name, names, ExtendedKeyUsageOID.SERVER_AUTH, now=now, days=days)
+
+
+def issue_client_certificate(
+    ca: LocalCa, common_name: str, *, now: datetime, days: int = 397
+) -> tuple[str, str]:
+    """(chain PEM, key PEM) of a client certificate (TLS client authentication only) for
+    `common_name`, signed by `ca`: what the gateway presents to an upstream that asks."""
+    return _issue(ca, common_name, [], ExtendedKeyUsageOID.CLIENT_AUTH, now=now, days=days)
+
+
+def _issue(
+    ca: LocalCa,
+    common_name: str,
+    names: list[x509.GeneralName],
+    usage: x509.ObjectIdentifier,
+    *,
+    now: datetime,
+    days: int,
+) -> tuple[str, str]:
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.encode())
     ca_key = serialization.load_pem_private_key(ca.key_pem.encode(), password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
@@ -118,10 +141,7 @@ def issue_server_certificate(
     if not_after <= not_before:
         raise ValueError("the local CA has expired: make a new one")
     key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
-    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
-    common_name = hostnames[0] if len(hostnames[0]) <= _MAX_COMMON_NAME else "Tollgate server"
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
@@ -129,11 +149,14 @@ def issue_server_certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    cert = (
+        builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         # ECDSA keys sign the handshake, nothing else.
         .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(_authority_key_identifier(ca_cert), critical=False)
         .sign(ca_key, hashes.SHA256())

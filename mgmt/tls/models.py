@@ -1,4 +1,5 @@
-"""A server certificate the gateway presents (HTTPS), its private key sealed at rest."""
+"""The gateway's certificates: those it presents (HTTPS), and its TLS to upstreams, with the
+client certificate it presents to them; private keys sealed at rest."""
 
 from django.db import models
 
@@ -60,6 +61,14 @@ class UpstreamTls(models.Model):
     http2 = models.BooleanField(
         default=False, help_text="Speak HTTP/2 to the upstream (gRPC services), over ALPN h2."
     )
+    # The client certificate presented to an upstream that asks for one (upstream mTLS),
+    # served to Envoy over SDS as upstream-tls/<upstream id>: bound to the id, not the name,
+    # so that renaming the upstream leaves its sealed key openable. Empty: none presented.
+    client_chain_pem = models.TextField(blank=True, editable=False)
+    client_sealed_key = models.BinaryField(blank=True, default=b"", editable=False)
+    client_subject = models.CharField(max_length=500, blank=True, editable=False)
+    client_fingerprint_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    client_not_after = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "upstream TLS"
@@ -67,3 +76,14 @@ class UpstreamTls(models.Model):
 
     def __str__(self) -> str:
         return f"TLS to {self.upstream_id}"
+
+    @property
+    def has_client_certificate(self) -> bool:
+        return bool(self.client_chain_pem)
+
+    def remove_client_certificate(self) -> None:
+        self.client_chain_pem = ""
+        self.client_sealed_key = b""
+        self.client_subject = ""
+        self.client_fingerprint_sha256 = ""
+        self.client_not_after = None

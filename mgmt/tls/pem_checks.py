@@ -1,4 +1,5 @@
-"""An uploaded server certificate chain and private key, checked before Envoy is handed them.
+"""An uploaded certificate chain and private key, checked before Envoy is handed them: the
+gateway's server certificates, and the client certificates it presents to upstreams.
 
 Envoy finds a bad certificate only when the listener that carries it is pushed, and then on
 every gateway at once; checked here, the API owner is told at upload, on the form field at
@@ -239,6 +240,21 @@ def check_server_certificate(
     A leaf whose basicConstraints says CA=true is accepted: Envoy serves it, and some
     internal CAs issue them.
     """
+    return _check_pair(chain_pem, key_pem, now=now, password=password, server=True)
+
+
+def check_client_certificate(
+    chain_pem: str, key_pem: str, *, now: datetime, password: bytes | None = None
+) -> CheckedCertificate:
+    """A certificate and key the gateway presents to an upstream (upstream mTLS): checked
+    as a server's, but it needs no DNS name (`hostnames` is empty): the upstream checks
+    its chain and maybe its subject, never a name the gateway is reached by."""
+    return _check_pair(chain_pem, key_pem, now=now, password=password, server=False)
+
+
+def _check_pair(
+    chain_pem: str, key_pem: str, *, now: datetime, password: bytes | None, server: bool
+) -> CheckedCertificate:
     now = _utc(now)
     certificates = _certificates(chain_pem)
     key = _private_key(key_pem, password)
@@ -252,8 +268,9 @@ def check_server_certificate(
         )
     if leaf_spki != key_spki:
         if any(_certificate_spki(c) == key_spki for c in certificates[1:]):
+            whose = "server's" if server else "client's"
             raise CertificateProblem(
-                CHAIN, "the first certificate must be the server's own (leaf) certificate"
+                CHAIN, f"the first certificate must be the {whose} own (leaf) certificate"
             )
         raise CertificateProblem(KEY, "the private key does not match the certificate")
     not_before, not_after = leaf.not_valid_before_utc, leaf.not_valid_after_utc
@@ -264,7 +281,7 @@ def check_server_certificate(
         raise CertificateProblem(
             CHAIN, f"the certificate is not yet valid (valid from {_when(not_before)})"
         )
-    hostnames = _hostnames(leaf)
+    hostnames = _hostnames(leaf) if server else ()
     try:
         subject, issuer = leaf.subject.rfc4514_string(), leaf.issuer.rfc4514_string()
     except ValueError:

@@ -4,8 +4,9 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
-from mgmt.compiler.inputs import CertificateRow
+from mgmt.compiler.inputs import CertificateRow, UpstreamRow
 from mgmt.compiler.tls import secret_name
+from mgmt.compiler.upstream_tls import client_secret_name
 from xds_server import sealing
 
 
@@ -28,22 +29,37 @@ def sealing_key() -> bytes:
     return key
 
 
-def unopenable(certificates: Sequence[CertificateRow]) -> list[str]:
-    """Certificates whose sealed key xds_server would not open with this key file (it was
-    changed or lost): refused here, where the API owner sees why, rather than by xds_server."""
-    if not certificates:
+def unopenable(
+    certificates: Sequence[CertificateRow], upstreams: Sequence[UpstreamRow] = ()
+) -> list[str]:
+    """Sealed keys xds_server would not open with this key file (it was changed or lost),
+    the server certificates' and the upstreams' client certificates': refused here, where the
+    API owner sees why, rather than by xds_server."""
+    sealed = [
+        (f'certificate "{row.name}"', secret_name(row.name), row.sealed_key) for row in certificates
+    ]
+    sealed += [
+        (
+            f'upstream "{u.name}" (TLS client certificate)',
+            client_secret_name(u.id),
+            u.tls.client_sealed_key,
+        )
+        for u in upstreams
+        if u.tls is not None and u.tls.client_sealed_key
+    ]
+    if not sealed:
         return []
     try:
         key = sealing_key()
     except NoSealingKey as exc:
         return [f"TLS certificates are configured but their keys cannot be served: {exc}"]
     errors = []
-    for row in certificates:
+    for what, name, sealed_key in sealed:
         try:
-            sealing.open_sealed(key, secret_name(row.name), row.sealed_key)
+            sealing.open_sealed(key, name, sealed_key)
         except sealing.SealingError:
             errors.append(
-                f'certificate "{row.name}": its private key does not open with '
+                f"{what}: its private key does not open with "
                 "TOLLGATE_SECRETS_KEY_FILE (was the key file replaced?); upload it again"
             )
     return errors

@@ -38,4 +38,6 @@ def upstream_tls_row(upstream: Upstream) -> UpstreamTlsRow | None:
         ca_pem=tls.ca_bundle_pem,
         system_ca_file=settings.TOLLGATE_SYSTEM_CA_FILE,
         http2=tls.http2,
+        client_chain_pem=tls.client_chain_pem,
+        client_sealed_key=bytes(tls.client_sealed_key),
     )

@@ -1,6 +1,7 @@
 """TLS from the real Envoy to an upstream: SNI sent, the upstream's certificate checked
 against the CA given (a certificate from another CA is refused with a clear problem), and
-plain HTTP again when the TLS settings are removed."""
+plain HTTP again when the TLS settings are removed; an upstream that requires a client
+certificate (mTLS) is shown the one uploaded for it, whose key is in no snapshot in clear."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ from pathlib import Path
 import pytest
 
 from mgmt.embedded.bootstrap import envoy_binary
-from mgmt.embedded.processes import free_port, wait_for_port
+from mgmt.embedded.processes import Child, free_port, wait_for_port
 from mgmt.gateway.models import Endpoint, Snapshot, Upstream
-from mgmt.tls.local_ca import issue_server_certificate, new_local_ca
+from mgmt.tls.local_ca import (
+    LocalCa,
+    issue_client_certificate,
+    issue_server_certificate,
+    new_local_ca,
+)
 from mgmt.tls.models import UpstreamTls
+from mgmt.tls.upstream_admin import UpstreamTlsForm
 from tests.e2e.conftest import Gateway, wait_until
 from tests.e2e.http import Reply, request
 from tests.e2e.scenario import Scenario
@@ -25,30 +32,37 @@ def _call(gateway: Gateway, scenario: Scenario) -> Reply:
     return request(gateway.ports.gateway, "/demo/hello", {"x-api-key": scenario.demo_key})
 
 
+def _tls_backend(
+    gateway: Gateway, tmp_path: Path, ca: LocalCa, *, client_ca: LocalCa | None = None
+) -> tuple[Child, int]:
+    """A demo upstream serving HTTPS for BACKEND (issued by `ca`), requiring a client
+    certificate issued by `client_ca` when one is given; started, listening."""
+    chain, key = issue_server_certificate(ca, [BACKEND], now=datetime.now(UTC))
+    (tmp_path / "chain.pem").write_text(chain)
+    (tmp_path / "key.pem").write_text(key)
+    port = free_port()
+    arguments = ["--port", str(port), "--name", "tls-backend"]
+    arguments += ["--tls-cert", str(tmp_path / "chain.pem"), "--tls-key", str(tmp_path / "key.pem")]
+    if client_ca is not None:
+        (tmp_path / "clients-ca.pem").write_text(client_ca.cert_pem)
+        arguments += ["--tls-client-ca", str(tmp_path / "clients-ca.pem")]
+    backend = gateway.group.python("tls-backend", "mgmt.embedded.demo_upstream", *arguments)
+    try:
+        wait_for_port("127.0.0.1", port, process=backend)
+    except BaseException:
+        gateway.group.stop(backend)
+        raise
+    return backend, port
+
+
 @pytest.mark.parametrize("gateway", ["http"], indirect=True)
 def test_an_upstream_over_tls_is_verified_by_its_ca_and_its_name(
     gateway: Gateway, scenario: Scenario, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC)
     ca, stranger_ca = new_local_ca(now=now), new_local_ca(now=now, name="Another CA")
-    chain, key = issue_server_certificate(ca, [BACKEND], now=now)
-    (tmp_path / "chain.pem").write_text(chain)
-    (tmp_path / "key.pem").write_text(key)
-    port = free_port()
-    backend = gateway.group.python(
-        "tls-backend",
-        "mgmt.embedded.demo_upstream",
-        "--port",
-        str(port),
-        "--name",
-        "tls-backend",
-        "--tls-cert",
-        str(tmp_path / "chain.pem"),
-        "--tls-key",
-        str(tmp_path / "key.pem"),
-    )
+    backend, port = _tls_backend(gateway, tmp_path, ca)
     try:
-        wait_for_port("127.0.0.1", port, process=backend)
         upstream = Upstream.objects.get(name="demo")
         Endpoint.objects.filter(upstream=upstream).update(port=port)
         tls = UpstreamTls.objects.create(upstream=upstream, sni=BACKEND, ca_bundle_pem=ca.cert_pem)
@@ -84,6 +98,61 @@ def test_an_upstream_over_tls_is_verified_by_its_ca_and_its_name(
         refused = _call(gateway, scenario)
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["type"].endswith("upstream-unavailable")
+    finally:
+        gateway.group.stop(backend)
+
+
+@pytest.mark.parametrize("gateway", ["http"], indirect=True)
+def test_an_upstream_that_requires_a_client_certificate_is_shown_the_uploaded_one(
+    gateway: Gateway, scenario: Scenario, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    ca, clients_ca = new_local_ca(now=now), new_local_ca(now=now, name="Backend clients CA")
+    backend, port = _tls_backend(gateway, tmp_path, ca, client_ca=clients_ca)
+    try:
+        upstream = Upstream.objects.get(name="demo")
+        Endpoint.objects.filter(upstream=upstream).update(port=port)
+        tls = UpstreamTls.objects.create(upstream=upstream, sni=BACKEND, ca_bundle_pem=ca.cert_pem)
+
+        # No client certificate configured: the upstream refuses the handshake.
+        wait_until(lambda: _call(gateway, scenario).status == 503, 5, "no client certificate")
+        refused = _call(gateway, scenario)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"].endswith("upstream-unavailable")
+
+        chain, key = issue_client_certificate(clients_ca, "gateway.tollgate.test", now=now)
+        form = UpstreamTlsForm(
+            data={
+                "sni": BACKEND,
+                "verify": "on",
+                "ca_bundle_pem": ca.cert_pem,
+                "client_certificate_chain": chain,
+                "client_private_key": key,
+            },
+            instance=tls,
+        )
+        assert form.is_valid(), form.errors
+        form.save()
+
+        def seen_subject() -> object:
+            reply = _call(gateway, scenario)
+            return (
+                reply.json().get("tls", {}).get("client_subject") if reply.status == 200 else None
+            )
+
+        took = wait_until(
+            lambda: seen_subject() == "CN=gateway.tollgate.test",
+            5,
+            "the upstream is shown the uploaded client certificate",
+        )
+        print(f"\nupstream client certificate uploaded -> accepted by the upstream: {took:.2f}s")
+
+        # Neither the row nor any snapshot of the history holds the key in clear.
+        key_line = key.splitlines()[1].encode()
+        payloads = b"".join(bytes(p) for p in Snapshot.objects.values_list("payload", flat=True))
+        state = (gateway.state_dir / "snapshot.pb").read_bytes()
+        for stored in (payloads, state, bytes(UpstreamTls.objects.get().client_sealed_key)):
+            assert b"PRIVATE KEY" not in stored and key_line not in stored
     finally:
         gateway.group.stop(backend)
 

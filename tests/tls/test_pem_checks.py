@@ -22,6 +22,7 @@ from mgmt.tls.pem_checks import (
     CertificateProblem,
     CheckedCertificate,
     check_ca_bundle,
+    check_client_certificate,
     check_server_certificate,
     expires_within,
 )
@@ -365,6 +366,22 @@ def test_a_certificate_without_a_dns_name_is_refused(
 
     assert problem.field == "certificate_chain"
     assert str(problem) == "the certificate has no DNS name (subjectAltName)"
+
+
+def test_a_client_certificate_needs_no_dns_name_and_is_checked_as_a_servers() -> None:
+    key = _key("p256")
+    leaf = _cert(key, dns=None, common_name="Tollgate gateway")
+
+    checked = check_client_certificate(_pem(leaf), _key_pem(key), now=NOW)
+
+    assert checked.hostnames == () and checked.subject == "CN=Tollgate gateway"
+    with pytest.raises(CertificateProblem, match="does not match"):
+        check_client_certificate(_pem(leaf), _key_pem(_key("p256", 1)), now=NOW)
+    with pytest.raises(CertificateProblem, match="expired"):
+        check_client_certificate(_pem(leaf), _key_pem(key), now=NOT_AFTER + timedelta(days=1))
+    ca_cert, _ = _ca()
+    with pytest.raises(CertificateProblem, match="the client's own"):
+        check_client_certificate(_pem(ca_cert, leaf), _key_pem(key), now=NOW)
 
 
 # --- refused: the text itself -------------------------------------------------------------------
