@@ -4,7 +4,8 @@ A snapshot carries each TLS certificate as an Envoy `Secret` whose private key i
 (xds_server.sealing): that is how it is stored in mgmt's history and in xds_server's state
 file. The snapshot set on the cache, and so what an authenticated Envoy receives, holds the
 opened key. A snapshot whose keys cannot be opened is refused whole, like an inconsistent
-one: the gateway keeps serving the last good one.
+one: the gateway keeps serving the last good one. A key given as a file on the gateway host
+is left as it is.
 
 Pure: the sealing key is handed in.
 """
@@ -18,6 +19,10 @@ from google.protobuf.message import DecodeError
 from xds_server import sealing, type_urls
 from xds_server.errors import InvalidSnapshot
 from xds_server.snapshot import ResourceSet, Snapshot
+
+# A key carried in the snapshot itself. A key named by its file (or environment variable) on
+# the gateway host is not in it: Envoy reads it there, and it passes through untouched.
+_INLINE = frozenset({"inline_bytes", "inline_string"})
 
 
 def open_secrets(snap: Snapshot, key: bytes | None) -> Snapshot:
@@ -34,7 +39,7 @@ def open_secrets(snap: Snapshot, key: bytes | None) -> Snapshot:
             raise InvalidSnapshot(f'Secret "{name}" does not decode') from None
         private_key = secret.tls_certificate.private_key
         if not sealing.is_sealed(private_key.inline_bytes):
-            if secret.HasField("tls_certificate") and private_key.WhichOneof("specifier"):
+            if private_key.WhichOneof("specifier") in _INLINE:
                 # Refused rather than served: a clear key in a snapshot is a key in its history.
                 raise InvalidSnapshot(f'Secret "{name}" carries a private key that is not sealed')
             opened[name] = body

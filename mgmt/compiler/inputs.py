@@ -37,6 +37,9 @@ class CertificateRow:
     hostnames: tuple[str, ...]
     chain_pem: str
     sealed_key: bytes  # xds_server.sealing, bound to mgmt.compiler.tls.secret_name(name)
+    # Or files on the gateway hosts, read by Envoy (then chain_pem and sealed_key are empty).
+    chain_file: str = ""
+    key_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ The listener names its certificates; Envoy fetches them over the same ADS stream
 rotated certificate is a new `Secret` under the same name: Envoy presents it to new
 connections at once, while connections already open keep theirs (no listener change, no
 drain). The private key in the `Secret` is sealed here and opened only by xds_server
-(xds_server.tls_secrets).
+(xds_server.tls_secrets); or the `Secret` names files on the gateway hosts, which Envoy reads
+and reloads itself.
 
 Hostnames may appear on one certificate only: Envoy refuses two chains with the same match.
 
@@ -19,6 +20,7 @@ certificate (measured: verify_certificate_hash without a CA), which would break 
 tokens over HTTPS. A client that sends no certificate connects as before.
 """
 
+import posixpath
 from collections.abc import Sequence
 
 from envoy.config.core.v3 import address_pb2, base_pb2
@@ -47,6 +49,8 @@ def secret_name(certificate_name: str) -> str:
 
 
 def server_secret(row: CertificateRow) -> secret_pb2.Secret:
+    if row.chain_file:
+        return _file_secret(row)
     return secret_pb2.Secret(
         name=secret_name(row.name),
         tls_certificate=common_pb2.TlsCertificate(
@@ -54,6 +58,21 @@ def server_secret(row: CertificateRow) -> secret_pb2.Secret:
             private_key=base_pb2.DataSource(inline_bytes=row.sealed_key),
         ),
     )
+
+
+def _file_secret(row: CertificateRow) -> secret_pb2.Secret:
+    """Files on the gateway hosts: Envoy reads them, and reads them again when their
+    directory changes. Watching the directory, not the files, is what sees a rotation done
+    by swapping a symlink (Kubernetes secret mounts, cert-manager), and reads chain and key
+    as one pair; with no watch, Envoy would watch each file's directory on its own."""
+    certificate = common_pb2.TlsCertificate(
+        certificate_chain=base_pb2.DataSource(filename=row.chain_file),
+        private_key=base_pb2.DataSource(filename=row.key_file),
+    )
+    directory = posixpath.dirname(row.key_file)
+    if posixpath.dirname(row.chain_file) == directory:
+        certificate.watched_directory.path = directory
+    return secret_pb2.Secret(name=secret_name(row.name), tls_certificate=certificate)
 
 
 def accepted_client_certificates(

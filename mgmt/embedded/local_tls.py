@@ -57,7 +57,11 @@ def ensure_local_certificate(var_dir: Path, *, now: datetime | None = None) -> L
     tls_dir = var_dir / "tls"
     ca = _local_ca(tls_dir, now)
     current = ServerCertificate.objects.filter(name=CERTIFICATE_NAME).first()
-    if current is not None and current.not_after - now > RENEW_BEFORE:
+    # Pointed at files by hand: those are the operator's to renew, not overwritten here.
+    if current is not None and (
+        current.from_files
+        or (current.not_after is not None and current.not_after - now > RENEW_BEFORE)
+    ):
         return LocalTls(tls_dir / "ca.pem", current)
     chain, key = issue_server_certificate(ca, HOSTNAMES, now=now)
     form = ServerCertificateForm(

@@ -48,9 +48,23 @@ class ServerCertificateAdmin(admin.ModelAdmin[ServerCertificate]):
 
     def get_fields(self, request: HttpRequest, obj: ServerCertificate | None = None) -> Any:
         upload = ("certificate_chain", "private_key", "key_password")
+        files = ("chain_file", "key_file", "hostnames_text")
         if obj is None:
-            return ("name", "enabled", *upload)
-        return ("name", "enabled", *self.readonly_fields, *upload)
+            return ("name", "enabled", *upload, *files)
+        return ("name", "enabled", *self.readonly_fields, *upload, *files)
+
+    def save_model(
+        self, request: HttpRequest, obj: ServerCertificate, form: Any, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if getattr(form, "unchecked_hostnames", None) is not None:
+            messages.warning(
+                request,
+                f'Certificate "{obj.name}": mgmt cannot read {obj.chain_file} and {obj.key_file} '
+                "here, so they were not checked. Envoy reads them on the gateway hosts; if they "
+                "are missing or do not match, it refuses them and keeps its last good "
+                "configuration (see the snapshot's status).",
+            )
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: ServerCertificate | None = None
@@ -64,7 +78,9 @@ class ServerCertificateAdmin(admin.ModelAdmin[ServerCertificate]):
 
     @admin.display(description="expires", ordering="not_after")
     def expiry(self, cert: ServerCertificate) -> str:
-        return expiry_text(cert.not_after, timezone.now()) if cert.not_after else "—"
+        if cert.not_after is None:
+            return "not checked (files mgmt cannot read)" if cert.from_files else "—"
+        return expiry_text(cert.not_after, timezone.now())
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -73,6 +89,7 @@ class ServerCertificateAdmin(admin.ModelAdmin[ServerCertificate]):
         for cert in ServerCertificate.objects.filter(
             enabled=True, not_after__lte=now + EXPIRY_WARNING
         ).order_by("not_after"):
+            assert cert.not_after is not None  # filtered on it
             messages.warning(
                 request, f'Certificate "{cert.name}" {expiry_text(cert.not_after, now)}.'
             )

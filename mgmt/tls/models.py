@@ -9,7 +9,9 @@ class ServerCertificate(models.Model):
 
     The private key is stored sealed (xds_server.sealing, bound to the SDS name), so neither
     this table nor any snapshot in the history holds it in clear, and it is never shown again
-    after the upload. Rotating replaces chain and key under the same name.
+    after the upload. Rotating replaces chain and key under the same name. Or it points at
+    files on the gateway hosts (`chain_file`, `key_file`), which Envoy reads and reloads
+    itself: rotation is then the files' owner's (cert-manager, a mounted secret).
     """
 
     name = models.SlugField(
@@ -20,12 +22,26 @@ class ServerCertificate(models.Model):
     )
     chain_pem = models.TextField(editable=False)
     sealed_key = models.BinaryField(editable=False)
+    # Or files on the gateway hosts, read by Envoy (and reloaded when they change): the key
+    # then never enters mgmt's database nor any snapshot. Exclusive with the upload above.
+    chain_file = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="Or: the absolute path of the chain file on the gateway hosts (PEM).",
+    )
+    key_file = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="The absolute path of its private key file, in the same directory "
+        "(unencrypted PEM); Envoy watches that directory and reloads both when they change.",
+    )
+    # Unknown ("" / None) for files mgmt could not read: Envoy alone checks those.
     fingerprint_sha256 = models.CharField(max_length=64, editable=False)
     subject = models.CharField(max_length=500, editable=False)
     issuer = models.CharField(max_length=500, editable=False)
     key_type = models.CharField(max_length=32, editable=False)
-    not_before = models.DateTimeField(editable=False)
-    not_after = models.DateTimeField(editable=False)
+    not_before = models.DateTimeField(null=True, editable=False)
+    not_after = models.DateTimeField(null=True, editable=False)
     enabled = models.BooleanField(default=True, help_text="Served by the gateway.")
     created_at = models.DateTimeField(auto_now_add=True)
     rotated_at = models.DateTimeField(editable=False)
@@ -35,6 +51,10 @@ class ServerCertificate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def from_files(self) -> bool:
+        return bool(self.chain_file)
 
 
 class UpstreamTls(models.Model):

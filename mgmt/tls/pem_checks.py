@@ -209,6 +209,11 @@ def _looks_like_hostname(value: str) -> bool:
     return False  # an IP address written in the CN is not a name to route on
 
 
+def is_hostname(value: str) -> bool:
+    """A DNS name a certificate may be chosen by (SNI): a wildcard allowed, an IP not."""
+    return _looks_like_hostname(value.lower())
+
+
 def _hostnames(leaf: x509.Certificate) -> tuple[str, ...]:
     try:
         san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

@@ -36,7 +36,9 @@ def unopenable(
     the server certificates' and the upstreams' client certificates': refused here, where the
     API owner sees why, rather than by xds_server."""
     sealed = [
-        (f'certificate "{row.name}"', secret_name(row.name), row.sealed_key) for row in certificates
+        (f'certificate "{row.name}"', secret_name(row.name), row.sealed_key)
+        for row in certificates
+        if not row.chain_file  # a key file is Envoy's to read
     ]
     sealed += [
         (

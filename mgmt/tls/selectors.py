@@ -17,6 +17,8 @@ def certificate_rows() -> tuple[CertificateRow, ...]:
             hostnames=tuple(c.hostnames),
             chain_pem=c.chain_pem,
             sealed_key=bytes(c.sealed_key),
+            chain_file=c.chain_file,
+            key_file=c.key_file,
         )
         for c in ServerCertificate.objects.filter(enabled=True).order_by("created_at", "id")
     )

@@ -10,7 +10,7 @@ from envoy.extensions.transport_sockets.tls.v3 import secret_pb2, tls_pb2
 
 from mgmt.compiler.compile import compile_snapshot
 from mgmt.compiler.inputs import CertificateRow, GatewaySettings
-from mgmt.compiler.tls import ALPN, HTTPS_LISTENER_NAME, secret_name
+from mgmt.compiler.tls import ALPN, HTTPS_LISTENER_NAME, secret_name, server_secret
 from tests.mgmt.compiler_rows import demo_rows
 from xds_server import sealing, type_urls
 from xds_server.errors import InvalidSnapshot
@@ -122,6 +122,58 @@ def test_a_snapshot_carrying_a_clear_key_is_not_served() -> None:
     secret = secret_pb2.Secret()
     secrets.resources[0].body.Unpack(secret)
     secret.tls_certificate.private_key.inline_bytes = CLEAR_KEY
+    secrets.resources[0].body.Pack(secret)
+    with pytest.raises(InvalidSnapshot, match="not sealed"):
+        open_secrets(Snapshot.from_proto(clear), KEY)
+
+
+def file_cert(
+    name: str, *hostnames: str, directory: str = "/etc/tollgate/tls/api"
+) -> CertificateRow:
+    return CertificateRow(
+        name=name,
+        hostnames=hostnames,
+        chain_pem="",
+        sealed_key=b"",
+        chain_file=f"{directory}/tls.crt",
+        key_file=f"{directory}/tls.key",
+    )
+
+
+def test_a_certificate_in_files_names_them_and_watches_their_directory() -> None:
+    snap = compiled(file_cert("api", "api.example.com"), cert("www", "www.example.com"))
+    secret = secret_pb2.Secret()
+    secret.ParseFromString(snap.resources(type_urls.SECRET)["tls/api"].value)
+    chain, key = secret.tls_certificate.certificate_chain, secret.tls_certificate.private_key
+    assert chain.filename == "/etc/tollgate/tls/api/tls.crt"
+    assert key.filename == "/etc/tollgate/tls/api/tls.key"
+    assert secret.tls_certificate.watched_directory.path == "/etc/tollgate/tls/api"
+    # The listener names it as any other certificate: by SNI, over SDS.
+    names = {tuple(c.filter_chain_match.server_names) for c in https_listener(snap).filter_chains}
+    assert ("api.example.com",) in names
+    # xds_server passes a key file through (not a clear key: it is not in the snapshot), and
+    # still opens the sealed ones beside it.
+    opened = open_secrets(snap, KEY)
+    assert (
+        opened.resources(type_urls.SECRET)["tls/api"] == snap.resources(type_urls.SECRET)["tls/api"]
+    )
+    www = secret_pb2.Secret()
+    www.ParseFromString(opened.resources(type_urls.SECRET)["tls/www"].value)
+    assert www.tls_certificate.private_key.inline_bytes == CLEAR_KEY
+
+
+def test_files_in_two_directories_are_left_to_envoys_own_watches() -> None:
+    row = dataclasses.replace(file_cert("api", "api.example.com"), key_file="/etc/keys/api.key")
+    secret = server_secret(row)
+    assert not secret.tls_certificate.HasField("watched_directory")
+
+
+def test_a_snapshot_carrying_a_clear_key_as_a_string_is_not_served() -> None:
+    clear = compiled(file_cert("api", "api.example.com")).to_proto()
+    (secrets,) = [rs for rs in clear.sets if rs.type_url == type_urls.SECRET]
+    secret = secret_pb2.Secret()
+    secrets.resources[0].body.Unpack(secret)
+    secret.tls_certificate.private_key.inline_string = CLEAR_KEY.decode()
     secrets.resources[0].body.Pack(secret)
     with pytest.raises(InvalidSnapshot, match="not sealed"):
         open_secrets(Snapshot.from_proto(clear), KEY)

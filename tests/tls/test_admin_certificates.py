@@ -13,6 +13,7 @@ from django.test import Client
 
 from mgmt.compiler.tls import secret_name
 from mgmt.gateway import publishing
+from mgmt.gateway.models import Snapshot
 from mgmt.tls.local_ca import LocalCa, issue_server_certificate, new_local_ca
 from mgmt.tls.models import ServerCertificate
 from xds_server import sealing
@@ -171,3 +172,89 @@ def test_a_sealing_key_that_no_longer_opens_the_keys_is_refused_before_xds_serve
     assert 'certificate "api": its private key does not open' in refused.errors
     sealing_key_file.write_text(original)
     assert publishing.publish_snapshot().status == "published"
+
+
+def _files(tmp_path: Path, chain: str, key: str) -> tuple[str, str]:
+    (tmp_path / "tls.crt").write_text(chain)
+    (tmp_path / "tls.key").write_text(key)
+    return str(tmp_path / "tls.crt"), str(tmp_path / "tls.key")
+
+
+def test_files_mgmt_can_read_are_checked_and_the_key_never_enters_the_database(
+    admin_client: Client, ca: LocalCa, tmp_path: Path, settings: Any
+) -> None:
+    settings.TOLLGATE_SECRETS_KEY_FILE = None  # nothing is sealed: none is needed
+    chain, key = issue_server_certificate(ca, ["files.example.com"], now=NOW)
+    chain_file, key_file = _files(tmp_path, chain, key)
+    response = _post(admin_client, ADD, name="files", chain_file=chain_file, key_file=key_file)
+    assert response.status_code == 302
+    cert = ServerCertificate.objects.get()
+    assert cert.hostnames == ["files.example.com"] and cert.not_after is not None
+    assert cert.chain_pem == "" and bytes(cert.sealed_key) == b""
+    assert publishing.publish_snapshot().status == "published"
+    payload = bytes(Snapshot.objects.filter(status="published").get().payload)
+    assert key.splitlines()[1].encode() not in payload and key_file.encode() in payload
+
+
+@pytest.mark.parametrize(
+    ("which", "field", "message"),
+    [
+        ("relative", "chain_file", "an absolute path"),
+        ("dotdot", "key_file", "without . or .."),
+        ("chain-only", "key_file", "Give both files"),
+        ("two-dirs", "key_file", "in the chain file's directory"),
+        ("and-upload", "chain_file", "not both"),
+        ("other-key", "key_file", "does not match the certificate (read from the file)"),
+        ("password", "key_password", "no password"),
+    ],
+)
+def test_bad_certificate_files_are_refused_on_their_field(
+    admin_client: Client, ca: LocalCa, *, tmp_path: Path, which: str, field: str, message: str
+) -> None:
+    chain, key = issue_server_certificate(ca, ["files.example.com"], now=NOW)
+    chain_file, key_file = _files(tmp_path, chain, key)
+    fields = {"name": "files", "chain_file": chain_file, "key_file": key_file}
+    if which == "relative":
+        fields["chain_file"] = "tls/tls.crt"
+    elif which == "dotdot":
+        fields["key_file"] = f"{tmp_path}/../{tmp_path.name}/tls.key"
+    elif which == "chain-only":
+        fields["key_file"] = ""
+    elif which == "two-dirs":
+        fields["key_file"] = "/etc/keys/tls.key"
+    elif which == "and-upload":
+        fields["certificate_chain"] = chain
+    elif which == "other-key":
+        (tmp_path / "tls.key").write_text(issue_server_certificate(ca, ["x.example"], now=NOW)[1])
+    elif which == "password":
+        fields["key_password"] = "s3cret"
+    errors = _errors(_post(admin_client, ADD, **fields))
+    assert message in errors[field][0], errors
+    assert not ServerCertificate.objects.exists()
+
+
+def test_files_mgmt_cannot_read_need_hostnames_and_are_saved_with_a_warning(
+    admin_client: Client, tmp_path: Path
+) -> None:
+    elsewhere = {"chain_file": "/run/gateway-only/tls.crt", "key_file": "/run/gateway-only/tls.key"}
+    errors = _errors(_post(admin_client, ADD, name="far", **elsewhere))
+    assert "mgmt cannot read these files" in errors["hostnames_text"][0]
+    errors = _errors(_post(admin_client, ADD, name="far", **elsewhere, hostnames_text="not a host"))
+    assert "not a hostname: not a host" in errors["hostnames_text"][0]
+
+    response = admin_client.post(
+        ADD,
+        {
+            "name": "far",
+            "enabled": "on",
+            **elsewhere,
+            "hostnames_text": "API.example.com\n*.example.com",
+        },
+        follow=True,
+    )
+    warnings = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    assert any("mgmt cannot read /run/gateway-only/tls.crt" in w for w in warnings), warnings
+    cert = ServerCertificate.objects.get()
+    assert cert.hostnames == ["api.example.com", "*.example.com"] and cert.not_after is None
+    page = admin_client.get("/admin/tls/servercertificate/").content.decode()
+    assert "not checked (files mgmt cannot read)" in page
