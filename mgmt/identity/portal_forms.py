@@ -20,7 +20,7 @@ class CertificateTextarea(forms.Textarea):
 
 
 class ClientCertificateForm(forms.Form):
-    name = forms.CharField(max_length=100, required=False, label="Label")
+    name = forms.CharField(max_length=100, required=False, label="Certificate name")
     certificate_pem = forms.CharField(
         label="Certificate (PEM)",
         max_length=MAX_PEM_CHARS,
