@@ -39,6 +39,8 @@ bench: install
 	$(BIN)/python -c 'import httptools, uvloop' 2>/dev/null || $(BIN)/pip install --quiet httptools uvloop
 	$(BIN)/python -m tests.bench.run_bench
 	$(BIN)/python -m tests.accesslog.bench_collector
+	# The config path through mgmt: a saved change to Envoy serving it, ten times (prints the times).
+	TOLLGATE_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q -s -p no:cacheprovider tests/e2e/test_config_changes.py -k milliseconds
 	# A month of generated usage on PostgreSQL (about 12 minutes to generate): the dashboard's queries.
 	TOLLGATE_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m tests.bench.analytics_queries
 

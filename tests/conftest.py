@@ -38,6 +38,16 @@ def _fresh_throttle_counts() -> None:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    """pytest-django's, and before it drops the test database: the snapshot feed's listener
+    (a connection of its own, started by a long poll) is closed."""
+    yield
+    from mgmt.gateway import snapshot_feed
+
+    snapshot_feed.stop_listening()
+
+
+@pytest.fixture(scope="session")
 def machine_redis() -> str:
     """The machine's Redis: a test that needs it fails (never skips) when it is down."""
     try:

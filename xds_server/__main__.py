@@ -82,6 +82,7 @@ async def serve(settings: Settings, snapshot_file: Path | None) -> None:
             token=settings.internal_token,
             state_dir=settings.state_dir,
             poll_interval=settings.poll_interval,
+            long_poll=settings.long_poll,
             sealing_key=sealing_key,
         )
         source.load_state()

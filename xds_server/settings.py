@@ -20,8 +20,11 @@ class Settings:
     internal_token: str = field(default="tollgate-dev-internal-token", repr=False)
     # Where the last good snapshot is kept, so a restart serves it even with mgmt down.
     state_dir: Path = Path("var/xds")
-    # Seconds between polls of mgmt for a new snapshot.
+    # Seconds between polls of mgmt for a new snapshot when mgmt answers at once.
     poll_interval: float = 0.2
+    # Seconds mgmt may hold a poll until a newer snapshot is published (mgmt allows 30);
+    # 0: plain polling.
+    long_poll: float = 25.0
     # Seconds that open streams get to finish on SIGTERM before they are cancelled.
     shutdown_grace: float = 5.0
     # The nodes' credentials (python -m xds_server.credentials); re-read when it changes.
@@ -50,6 +53,7 @@ class Settings:
             internal_token=env.get("TOLLGATE_INTERNAL_TOKEN", d.internal_token),
             state_dir=Path(env.get("TOLLGATE_XDS_STATE_DIR", str(d.state_dir))),
             poll_interval=float(env.get("TOLLGATE_XDS_POLL_INTERVAL", d.poll_interval)),
+            long_poll=float(env.get("TOLLGATE_XDS_LONG_POLL", d.long_poll)),
             shutdown_grace=float(env.get("TOLLGATE_XDS_SHUTDOWN_GRACE", d.shutdown_grace)),
             credentials_file=Path(raw) if (raw := env.get("TOLLGATE_XDS_CREDENTIALS")) else None,
             max_message_bytes=int(env.get("TOLLGATE_XDS_MAX_MESSAGE_BYTES", d.max_message_bytes)),

@@ -1,4 +1,9 @@
-"""Where snapshots come from: mgmt's /internal/xds/snapshot (polled), or a fixed file.
+"""Where snapshots come from: mgmt's /internal/xds/snapshot (long-polled), or a fixed file.
+
+Holding the version it serves, xds_server asks mgmt to answer only once a newer snapshot is
+published (`wait=N`), so a change reaches Envoy as soon as it is committed; an answer that
+comes at once (mgmt down, or one that does not hold requests) paces the loop to one request
+per poll interval.
 
 The last good snapshot from mgmt is kept in `{state_dir}/snapshot.pb`, so a restarted
 xds_server serves it even while mgmt is down: management decides, the gateway acts.
@@ -7,12 +12,17 @@ xds_server serves it even while mgmt is down: management decides, the gateway ac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import threading
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from xds_server.cache import DEFAULT_GROUP, SnapshotCache
 from xds_server.errors import InconsistentSnapshot, InvalidSnapshot, SourceUnavailable
@@ -23,6 +33,8 @@ SNAPSHOT_PATH = "/internal/xds/snapshot"
 STATE_FILE = "snapshot.pb"
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,36 @@ def _get(url: str, headers: dict[str, str], timeout: float) -> _Fetched:
         raise SourceUnavailable(f"mgmt answered HTTP {exc.code}") from exc
     except (OSError, TimeoutError) as exc:
         raise SourceUnavailable(f"mgmt unreachable: {exc}") from exc
+
+
+def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
+    if future.done():  # cancelled while the thread worked
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)  # type: ignore[arg-type]  # T, when error is None
+
+
+async def in_daemon_thread(work: Callable[[], T]) -> T:
+    """Like asyncio.to_thread, but the thread never holds up the process's exit: a long poll
+    can sit in it for its whole wait, and asyncio.run joins its executor's threads."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def run() -> None:
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            result = work()
+        except BaseException as exc:  # handed to the awaiting coroutine
+            error = exc
+        # The loop may have closed while we waited: nobody awaits this any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, future, result, error)
+
+    threading.Thread(target=run, name="snapshot-poll", daemon=True).start()
+    return await future
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -67,6 +109,7 @@ class MgmtSnapshotSource:
         token: str,
         state_dir: Path,
         poll_interval: float = 0.2,
+        long_poll: float = 25.0,
         group: str = DEFAULT_GROUP,
         timeout: float = 5.0,
         sealing_key: bytes | None = None,
@@ -78,6 +121,7 @@ class MgmtSnapshotSource:
         self._token = token
         self.state_file = state_dir / STATE_FILE
         self._interval = poll_interval
+        self._long_poll = long_poll
         self._group = group
         self._timeout = timeout
         self._sealing_key = sealing_key
@@ -102,10 +146,13 @@ class MgmtSnapshotSource:
     async def poll_once(self) -> Snapshot | None:
         """Ask mgmt once; returns the snapshot if a new one was set on the cache."""
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/x-protobuf"}
+        url, timeout = self._url, self._timeout
         if self.current is not None:
             headers["If-None-Match"] = f'"{self.current.version}"'
+            if self._long_poll > 0:
+                url, timeout = f"{url}?wait={self._long_poll:g}", timeout + self._long_poll
         try:
-            fetched = await asyncio.to_thread(_get, self._url, headers, self._timeout)
+            fetched = await in_daemon_thread(lambda: _get(url, headers, timeout))
         except SourceUnavailable as exc:
             if self._outage is None:
                 held = f"snapshot {self.current.version!r}" if self.current else "no snapshot"
@@ -125,13 +172,14 @@ class MgmtSnapshotSource:
         return await self._apply(fetched.body)
 
     async def run(self) -> None:
-        """Poll until cancelled."""
+        """Poll until cancelled: at once after a held answer, else one poll per interval."""
         while True:
+            started = time.monotonic()
             try:
                 await self.poll_once()
             except Exception:
                 log.exception("snapshot poll failed; will try again")
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(max(0.0, self._interval - (time.monotonic() - started)))
 
     async def _apply(self, body: bytes) -> Snapshot | None:
         try:

@@ -1,10 +1,11 @@
-"""Endpoints xds_server calls: fetch the latest snapshot, report ACKs and NACKs.
+"""Endpoints xds_server calls: fetch the latest snapshot (long-polled), report ACKs and NACKs.
 
 Not for browsers or partners: guarded by a shared bearer token, compared in constant time.
 """
 
 import hmac
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,9 +14,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from mgmt.gateway import node_conditions, selectors, services
+from mgmt.gateway import node_conditions, selectors, services, snapshot_feed
 
 _MAX_EVENTS = 10_000
+# The longest a snapshot request may be held (xds_server asks for 25 s by default).
+_MAX_WAIT_SECONDS = 30.0
 _MAX_ERROR_CHARS = 10_000
 
 
@@ -30,20 +33,55 @@ def _problem(status: int, title: str, detail: str) -> JsonResponse:
     return JsonResponse(body, status=status, content_type="application/problem+json")
 
 
+def _wait_seconds(request: HttpRequest) -> float:
+    """`wait`: how long a caller holding the latest version will wait for a newer one."""
+    raw = request.GET.get("wait", "0")
+    try:
+        wait = float(raw)
+    except ValueError:
+        raise ValueError(f"wait must be a number of seconds, not {raw[:20]!r}") from None
+    if not 0 <= wait <= _MAX_WAIT_SECONDS:  # NaN fails this too
+        raise ValueError(f"wait must be between 0 and {_MAX_WAIT_SECONDS:g} seconds")
+    return wait
+
+
+def _newer_than(version: str, wait: float) -> str | None:
+    """The latest version once it is not `version`, or after `wait` seconds whatever it is."""
+    deadline = time.monotonic() + wait
+    while True:
+        # The generation is taken before the read: a publication after the read wakes us.
+        generation = snapshot_feed.feed.generation()
+        latest = selectors.latest_published_snapshot_version()
+        remaining = deadline - time.monotonic()
+        if latest != version or remaining <= 0:
+            return latest
+        snapshot_feed.wait_for_change(generation, remaining)
+
+
 @require_GET
 def latest_snapshot(request: HttpRequest) -> HttpResponse:
+    """The published snapshot, or 304 for the version the caller holds (the payload, megabytes
+    with many keys, is read only to send it). With `wait=N` a caller holding the latest version
+    is answered when a newer one is published, or after N seconds (long poll)."""
     if not _authorized(request):
         return _problem(401, "Unauthorized", "a valid internal token is required")
-    latest = selectors.latest_published_snapshot()
-    if latest is None:
-        return _problem(404, "No snapshot", "nothing has been published yet")
-    version, payload = latest
-    etag = f'"{version}"'
-    if request.headers.get("If-None-Match") == etag:
+    try:
+        wait = _wait_seconds(request)
+    except ValueError as exc:
+        return _problem(400, "Bad wait", str(exc))
+    version = selectors.latest_published_snapshot_version()
+    held = request.headers.get("If-None-Match")
+    if version is not None and wait and held == f'"{version}"':
+        version = _newer_than(version, wait)
+    if version is not None and held == f'"{version}"':
         response = HttpResponse(status=304)
     else:
+        latest = selectors.latest_published_snapshot()
+        if latest is None:
+            return _problem(404, "No snapshot", "nothing has been published yet")
+        version, payload = latest
         response = HttpResponse(payload, content_type="application/x-protobuf")
-    response["ETag"] = etag
+    response["ETag"] = f'"{version}"'
     return response
 
 

@@ -254,3 +254,13 @@ def latest_published_snapshot() -> tuple[str, bytes] | None:
         .first()
     )
     return (row[0], bytes(row[1])) if row else None
+
+
+def latest_published_snapshot_version() -> str | None:
+    """The latest published version alone (its payload can be megabytes)."""
+    return (
+        Snapshot.objects.filter(status=Snapshot.Status.PUBLISHED)
+        .order_by("-id")
+        .values_list("version", flat=True)
+        .first()
+    )

@@ -1,4 +1,5 @@
-"""Every committed change to a model that shapes the gateway publishes a new snapshot."""
+"""Every committed change to a model that shapes the gateway publishes a new snapshot; every
+published snapshot wakes the snapshot requests xds_server holds once it commits."""
 
 from typing import Any
 
@@ -6,7 +7,7 @@ from django.conf import settings
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 
-from mgmt.gateway import models, publishing
+from mgmt.gateway import models, publishing, snapshot_feed
 
 _SHAPES_THE_GATEWAY = (
     models.Organization,
@@ -45,5 +46,12 @@ def publish_on_changes(*shaping: type[Model]) -> None:
         post_delete.connect(changed, sender=model, dispatch_uid=f"publish-{label}-delete")
 
 
+def snapshot_stored(instance: models.Snapshot, created: bool, **_: Any) -> None:
+    """However a published snapshot was stored (the publisher, a shell, a test)."""
+    if created and instance.status == models.Snapshot.Status.PUBLISHED:
+        snapshot_feed.announce_on_commit()
+
+
 def connect() -> None:
     publish_on_changes(*_SHAPES_THE_GATEWAY)
+    post_save.connect(snapshot_stored, sender=models.Snapshot, dispatch_uid="snapshot-announce")

@@ -8,10 +8,12 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -25,24 +27,40 @@ TOKEN = "test-internal-token"
 
 
 class FakeMgmt(ThreadingHTTPServer):
-    """Serves /internal/xds/snapshot with ETag/304 and takes /internal/xds/events."""
+    """Serves /internal/xds/snapshot with ETag/304, holding a request that has the latest
+    version and asks to `wait` until the next publish (unless `holds` is off), and takes
+    /internal/xds/events."""
+
+    daemon_threads = True
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.snapshot: bytes | None = None
         self.version = ""
         self.seen: list[dict[str, str]] = []
+        self.paths: list[str] = []
         self.events: list[dict[str, Any]] = []
         self.events_status = 204
+        self.holds = True
+        self.held = 0  # requests being held right now
+        self.published = threading.Condition()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def publish(self, version: str, **kwargs: Any) -> bytes:
-        self.snapshot = make_snapshot(version, **kwargs).to_bytes()
-        self.version = version
+        with self.published:
+            self.snapshot = make_snapshot(version, **kwargs).to_bytes()
+            self.version = version
+            self.published.notify_all()
         return self.snapshot
+
+    def hold(self, held_version: str, wait: float) -> None:
+        with self.published:
+            self.held += 1
+            self.published.wait_for(lambda: self.version != held_version, wait)
+            self.held -= 1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -60,9 +78,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.seen.append(dict(self.headers))
+        self.server.paths.append(self.path)
         if not self._authorized():
             return
-        if self.path != "/internal/xds/snapshot" or self.server.snapshot is None:
+        path, _, query = self.path.partition("?")
+        wait = float(parse_qs(query).get("wait", ["0"])[0])
+        held = self.headers.get("If-None-Match")
+        if self.server.holds and wait and held == f'"{self.server.version}"':
+            self.server.hold(self.server.version, wait)
+        if path != "/internal/xds/snapshot" or self.server.snapshot is None:
             self.send_response(404)
             self.end_headers()
         elif self.headers.get("If-None-Match") == f'"{self.server.version}"':
@@ -101,8 +125,12 @@ def _closed_port_url() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
-def _source(cache: SnapshotCache, url: str, state_dir: Path) -> MgmtSnapshotSource:
-    return MgmtSnapshotSource(cache, mgmt_url=url, token=TOKEN, state_dir=state_dir, timeout=2)
+def _source(
+    cache: SnapshotCache, url: str, state_dir: Path, long_poll: float = 0
+) -> MgmtSnapshotSource:
+    return MgmtSnapshotSource(
+        cache, mgmt_url=url, token=TOKEN, state_dir=state_dir, timeout=2, long_poll=long_poll
+    )
 
 
 def _served_version(cache: SnapshotCache) -> str | None:
@@ -171,6 +199,68 @@ def test_restart_serves_the_kept_snapshot_while_mgmt_is_down(
     assert len(warnings) == 1, "one log line per outage, not one per poll"
     assert "still serving snapshot 'v1'" in caplog.text
     assert _served_version(restarted) == "v1"
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> float:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"not within {timeout} s: {what}"
+        await asyncio.sleep(0.005)
+    return time.monotonic() - started
+
+
+def test_a_long_poll_serves_a_publication_as_it_happens(mgmt: FakeMgmt, tmp_path: Path) -> None:
+    cache = SnapshotCache()
+    source = _source(cache, mgmt.url, tmp_path, long_poll=20)
+    mgmt.publish("v1")
+
+    async def scenario() -> float:
+        running = asyncio.create_task(source.run())
+        await _until(lambda: mgmt.held == 1, "held by mgmt")
+        mgmt.publish("v2")
+        took = await _until(lambda: _served_version(cache) == "v2", "v2 served")
+        running.cancel()
+        return took
+
+    took = asyncio.run(scenario())
+    print(f"\npublished -> served by the long poll: {took * 1000:.1f} ms")
+    assert mgmt.paths[0] == "/internal/xds/snapshot"  # nothing held yet: no wait asked
+    assert mgmt.paths[1] == "/internal/xds/snapshot?wait=20"
+    assert mgmt.seen[1]["If-None-Match"] == '"v1"'
+
+
+def test_answers_that_come_at_once_are_paced_to_the_poll_interval(
+    mgmt: FakeMgmt, tmp_path: Path
+) -> None:
+    """An mgmt that does not hold requests (or answers errors) is not hammered."""
+    mgmt.holds = False
+    mgmt.publish("v1")
+    source = MgmtSnapshotSource(
+        SnapshotCache(), mgmt_url=mgmt.url, token=TOKEN, state_dir=tmp_path, poll_interval=0.2
+    )
+
+    async def one_second() -> None:
+        running = asyncio.create_task(source.run())
+        await asyncio.sleep(1.0)
+        running.cancel()
+
+    asyncio.run(one_second())
+    assert 3 <= len(mgmt.paths) <= 7, mgmt.paths
+
+
+def test_a_held_poll_does_not_hold_up_the_exit(mgmt: FakeMgmt, tmp_path: Path) -> None:
+    """asyncio.run joins its executor's threads; the long poll's thread is left to die."""
+    mgmt.publish("v1")
+    source = _source(SnapshotCache(), mgmt.url, tmp_path, long_poll=20)
+
+    async def cancelled_while_held() -> None:
+        running = asyncio.create_task(source.run())
+        await _until(lambda: mgmt.held == 1, "held by mgmt")
+        running.cancel()
+
+    started = time.monotonic()
+    asyncio.run(cancelled_while_held())
+    assert time.monotonic() - started < 10, "exit waited for the 20 s poll"
 
 
 def test_missing_state_file_is_no_error(tmp_path: Path) -> None:
