@@ -2,8 +2,10 @@
 machine's Redis, and a redis-server of a test's own (tests/redis_server.py)."""
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -39,12 +41,34 @@ def _fresh_throttle_counts() -> None:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None) -> Iterator[None]:
-    """pytest-django's, and before it drops the test database: the snapshot feed's listener
-    (a connection of its own, started by a long poll) is closed."""
+    """pytest-django's, and before it drops the test database: held snapshot requests are
+    answered and the snapshot feed's listener (a connection of its own) is closed. Sessions
+    still on the database then are named, since they make the drop fail."""
     yield
+    from django.db import connection
+
     from mgmt.gateway import snapshot_feed
 
-    snapshot_feed.stop_listening()
+    snapshot_feed.shut_down()
+    if connection.vendor != "postgresql":
+        return
+    connection.close()
+    name = connection.settings_dict["NAME"]
+    if others := _sessions_on(connection.settings_dict):
+        print(f"\nstill connected to {name}: {others}", file=sys.__stderr__)
+
+
+def _sessions_on(db: dict[str, Any]) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(
+        dbname="postgres", user=db["USER"], host=db["HOST"], port=db["PORT"], autocommit=True
+    ) as admin:
+        return admin.execute(
+            "SELECT pid, application_name, state, backend_start, left(query, 120) "
+            "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [db["NAME"]],
+        ).fetchall()
 
 
 @pytest.fixture(scope="session")

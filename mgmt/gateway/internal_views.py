@@ -48,7 +48,7 @@ def _wait_seconds(request: HttpRequest) -> float:
 def _newer_than(version: str, wait: float) -> str | None:
     """The latest version once it is not `version`, or after `wait` seconds whatever it is."""
     deadline = time.monotonic() + wait
-    while True:
+    while not snapshot_feed.feed.closed:
         # The generation is taken before the read: a publication after the read wakes us.
         generation = snapshot_feed.feed.generation()
         latest = selectors.latest_published_snapshot_version()
@@ -56,6 +56,7 @@ def _newer_than(version: str, wait: float) -> str | None:
         if latest != version or remaining <= 0:
             return latest
         snapshot_feed.wait_for_change(generation, remaining)
+    return version  # mgmt is stopping: 304, and the caller asks again elsewhere
 
 
 @require_GET

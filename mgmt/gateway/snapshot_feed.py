@@ -47,6 +47,7 @@ class PublicationFeed:
         self._changed = threading.Condition()
         self._generation = 0
         self.waiting = 0  # requests held right now
+        self.closed = False  # the process is shutting down: nobody waits any more
 
     def generation(self) -> int:
         with self._changed:
@@ -63,9 +64,16 @@ class PublicationFeed:
         with self._changed:
             self.waiting += 1
             try:
-                return self._changed.wait_for(lambda: self._generation != generation, timeout)
+                return self._changed.wait_for(
+                    lambda: self._generation != generation or self.closed, timeout
+                )
             finally:
                 self.waiting -= 1
+
+    def close(self) -> None:
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
 
 
 class _Listener(threading.Thread):
@@ -141,7 +149,7 @@ def _connect_params() -> dict[str, Any]:
 def recheck_seconds() -> float:
     """Starts this process's listener on first use (PostgreSQL only); how long a waiter may
     sleep before reading the database again."""
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or feed.closed:
         return RECHECK_UNHEARD
     with _process.lock:
         if _process.thread is None:
@@ -151,8 +159,10 @@ def recheck_seconds() -> float:
     return RECHECK_LISTENING if listening else RECHECK_UNHEARD
 
 
-def stop_listening() -> None:
-    """Closes this process's listener connection (tests drop their database after this)."""
+def shut_down() -> None:
+    """Answers every held request now and closes the listener's connection, for good: the
+    process is stopping (tests drop their database after this)."""
+    feed.close()
     with _process.lock:
         listener, _process.thread = _process.thread, None
     if listener is not None:

@@ -101,6 +101,16 @@ def test_a_snapshot_stored_by_other_code_wakes_held_requests_too(published, monk
     assert took < 15, "woken by the row's announcement, not by the end of its 20 s wait"
 
 
+def test_a_stopping_process_answers_its_held_requests_at_once(published, monkeypatch):
+    monkeypatch.setattr(snapshot_feed, "feed", snapshot_feed.PublicationFeed())
+    with ThreadPoolExecutor(1) as pool:
+        pending = _held(pool, published, wait=20)
+        snapshot_feed.feed.close()
+        status, etag, took = pending.result(timeout=30)
+    assert (status, etag) == (304, f'"{published}"')
+    assert took < 15, "answered on closing, not at the end of its 20 s wait"
+
+
 def test_a_held_request_with_nothing_new_is_304_after_its_wait(published):
     status, etag, took = _get(published, 0.5)
     assert (status, etag) == (304, f'"{published}"')
