@@ -42,32 +42,36 @@ def _fresh_throttle_counts() -> None:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None) -> Iterator[None]:
     """pytest-django's, and before it drops the test database: held snapshot requests are
-    answered and the snapshot feed's listener (a connection of its own) is closed. Sessions
-    still on the database then are named, since they make the drop fail."""
+    answered and the snapshot feed's listener (a connection of its own) is closed."""
     yield
-    from django.db import connection
-
     from mgmt.gateway import snapshot_feed
 
     snapshot_feed.shut_down()
-    if connection.vendor != "postgresql":
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A test database still there after the session names the sessions that kept it."""
+    from django.conf import settings
+
+    if not settings.configured or "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
         return
-    connection.close()
-    name = connection.settings_dict["NAME"]
-    if others := _sessions_on(connection.settings_dict):
-        print(f"\nstill connected to {name}: {others}", file=sys.__stderr__)
+    from django.db import connection
+
+    name = connection.creation._get_test_db_name()
+    if others := _sessions_on(connection.settings_dict, name):
+        print(f"\n{name} was kept by: {others}", file=sys.__stderr__)
 
 
-def _sessions_on(db: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _sessions_on(db: dict[str, Any], name: str) -> list[tuple[Any, ...]]:
     import psycopg
 
     with psycopg.connect(
         dbname="postgres", user=db["USER"], host=db["HOST"], port=db["PORT"], autocommit=True
     ) as admin:
         return admin.execute(
-            "SELECT pid, application_name, state, backend_start, left(query, 120) "
+            "SELECT pid, application_name, state, backend_start, left(query, 160) "
             "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            [db["NAME"]],
+            [name],
         ).fetchall()
 
 

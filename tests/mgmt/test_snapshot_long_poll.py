@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 
 from mgmt.gateway import publishing, snapshot_feed
@@ -28,12 +28,15 @@ SNAPSHOT_URL = "/internal/xds/snapshot"
 def _get(version: str, wait: float | str) -> tuple[int, str, float]:
     """One held request, as xds_server makes it: status, ETag and seconds taken."""
     started = time.monotonic()
-    response = Client().get(
-        SNAPSHOT_URL,
-        {"wait": wait},
-        HTTP_AUTHORIZATION=f"Bearer {settings.TOLLGATE_INTERNAL_TOKEN}",
-        HTTP_IF_NONE_MATCH=f'"{version}"',
-    )
+    try:
+        response = Client().get(
+            SNAPSHOT_URL,
+            {"wait": wait},
+            HTTP_AUTHORIZATION=f"Bearer {settings.TOLLGATE_INTERNAL_TOKEN}",
+            HTTP_IF_NONE_MATCH=f'"{version}"',
+        )
+    finally:
+        connections.close_all()  # this thread's: the test database is dropped at the end
     return response.status_code, response.get("ETag", ""), time.monotonic() - started
 
 
