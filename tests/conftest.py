@@ -3,6 +3,7 @@ machine's Redis, and a redis-server of a test's own (tests/redis_server.py)."""
 
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,17 +50,15 @@ def django_db_setup(django_db_setup: None) -> Iterator[None]:
     snapshot_feed.shut_down()
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A test database still there after the session names the sessions that kept it."""
-    from django.conf import settings
-
-    if not settings.configured or "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+def pytest_warning_recorded(warning_message: warnings.WarningMessage) -> None:
+    """When pytest-django cannot drop the test database, name the sessions that kept it (they
+    are usually gone a moment later)."""
+    if "teardown test databases" not in str(warning_message.message):
         return
     from django.db import connection
 
-    name = connection.creation._get_test_db_name()
-    if others := _sessions_on(connection.settings_dict, name):
-        print(f"\n{name} was kept by: {others}", file=sys.__stderr__)
+    name = connection.settings_dict["NAME"]  # still the test database's: its drop failed
+    print(f"\n{name} kept by: {_sessions_on(connection.settings_dict, name)}", file=sys.__stderr__)
 
 
 def _sessions_on(db: dict[str, Any], name: str) -> list[tuple[Any, ...]]:
