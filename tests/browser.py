@@ -41,6 +41,18 @@ def browser_context(base_url: str, **options: Any) -> Iterator[BrowserContext]:
             yield context
         finally:
             browser.close()
+            _close_database_connections()
+
+
+def _close_database_connections() -> None:
+    """The connections the test opened while Playwright's loop ran: asgiref keeps them apart
+    from the thread's own, so nothing else closes them, and one left idle kept pytest-django
+    from dropping the test database."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
 
 
 def screenshot(page: Page, name: str) -> Path:
