@@ -12,7 +12,7 @@ xds_server serves it even while mgmt is down: management decides, the gateway ac
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import logging
 import os
 import threading
@@ -57,34 +57,20 @@ def _get(url: str, headers: dict[str, str], timeout: float) -> _Fetched:
         raise SourceUnavailable(f"mgmt unreachable: {exc}") from exc
 
 
-def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
-    if future.done():  # cancelled while the thread worked
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)  # type: ignore[arg-type]  # T, when error is None
-
-
 async def in_daemon_thread(work: Callable[[], T]) -> T:
     """Like asyncio.to_thread, but the thread never holds up the process's exit: a long poll
     can sit in it for its whole wait, and asyncio.run joins its executor's threads."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
+    done: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def run() -> None:
-        result: T | None = None
-        error: BaseException | None = None
+        done.set_running_or_notify_cancel()
         try:
-            result = work()
+            done.set_result(work())
         except BaseException as exc:  # handed to the awaiting coroutine
-            error = exc
-        # The loop may have closed while we waited: nobody awaits this any more.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_settle, future, result, error)
+            done.set_exception(exc)
 
     threading.Thread(target=run, name="snapshot-poll", daemon=True).start()
-    return await future
+    return await asyncio.wrap_future(done)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from mgmt.compiler.inputs import (
@@ -246,21 +246,15 @@ def _identity_rows() -> dict[str, Any]:
     }
 
 
+def _published_newest_first() -> QuerySet[Snapshot]:
+    return Snapshot.objects.filter(status=Snapshot.Status.PUBLISHED).order_by("-id")
+
+
 def latest_published_snapshot() -> tuple[str, bytes] | None:
-    row = (
-        Snapshot.objects.filter(status=Snapshot.Status.PUBLISHED)
-        .order_by("-id")
-        .values_list("version", "payload")
-        .first()
-    )
+    row = _published_newest_first().values_list("version", "payload").first()
     return (row[0], bytes(row[1])) if row else None
 
 
 def latest_published_snapshot_version() -> str | None:
     """The latest published version alone (its payload can be megabytes)."""
-    return (
-        Snapshot.objects.filter(status=Snapshot.Status.PUBLISHED)
-        .order_by("-id")
-        .values_list("version", flat=True)
-        .first()
-    )
+    return _published_newest_first().values_list("version", flat=True).first()

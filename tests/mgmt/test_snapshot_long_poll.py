@@ -18,6 +18,7 @@ from django.test import Client
 
 from mgmt.gateway import publishing, snapshot_feed
 from mgmt.gateway.models import Api, Snapshot
+from tests.e2e.conftest import wait_until
 from tests.mgmt import factories
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db(transaction=True)]
@@ -40,18 +41,11 @@ def _get(version: str, wait: float | str) -> tuple[int, str, float]:
     return response.status_code, response.get("ETag", ""), time.monotonic() - started
 
 
-def _until(condition: object, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.01)
-
-
 def _held(pool: ThreadPoolExecutor, version: str, wait: float) -> Future[tuple[int, str, float]]:
     """A request that is waiting in the feed when this returns."""
     before = snapshot_feed.feed.waiting
     pending = pool.submit(_get, version, wait)
-    _until(lambda: snapshot_feed.feed.waiting > before, "the request is held")
+    wait_until(lambda: snapshot_feed.feed.waiting > before, timeout=10, what="the request is held")
     return pending
 
 
@@ -75,7 +69,11 @@ def listening() -> Iterator[None]:
     if connection.vendor != "postgresql":
         pytest.skip("NOTIFY is PostgreSQL's; SQLite's single Django announces in-process")
     snapshot_feed.recheck_seconds()
-    _until(lambda: snapshot_feed.recheck_seconds() == snapshot_feed.RECHECK_LISTENING, "LISTEN")
+    wait_until(
+        lambda: snapshot_feed.recheck_seconds() == snapshot_feed.RECHECK_LISTENING,
+        timeout=10,
+        what="LISTEN",
+    )
     yield
 
 
@@ -184,12 +182,13 @@ def test_the_listener_reconnects_when_its_connection_is_cut(listening):
         ).fetchall()
         assert cut == [(True,)]
         # Cut off, then back: it announces on reconnecting (waiters re-read what it missed).
-        _until(
+        wait_until(
             lambda: (
                 snapshot_feed.feed.generation() > before
                 and snapshot_feed.recheck_seconds() == snapshot_feed.RECHECK_LISTENING
             ),
-            "LISTEN again",
+            timeout=10,
+            what="LISTEN again",
         )
         woken = threading.Event()
         generation = snapshot_feed.feed.generation()
